@@ -1,0 +1,1 @@
+"""HTTP routes: the JSON API, the browser flow and the ops endpoints."""

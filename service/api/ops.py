@@ -1,0 +1,51 @@
+"""Ops endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.api.deps import RuntimeDep
+from service.errors import ServiceError
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", name="healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """`200 {"status": "ok"}` while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    name="readyz",
+    summary="Readiness",
+    responses={503: {"description": "Not ready; `checks` says which part failed."}},
+)
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """`200` when the service can issue tokens: Spots configured and identity source ready."""
+    checks: dict[str, Any] = {"spots": {"ok": bool(runtime.settings.spots),
+                                        "count": len(runtime.settings.spots)}}
+    try:
+        checks["identity"] = {"ok": True, **await runtime.adapter.ready()}
+    except ServiceError as exc:
+        checks["identity"] = {"ok": False, "error": exc.detail}
+    ready = all(check["ok"] for check in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get(
+    "/metrics",
+    name="metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+async def metrics(runtime: RuntimeDep) -> Response:
+    """Metrics in the Prometheus text format."""
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

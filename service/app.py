@@ -1,0 +1,88 @@
+"""The app factory: ``create_app(settings)`` builds one FastAPI app around one Runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from service import __version__, problems
+from service.api import ops, tokens
+from service.config import Settings, load_settings
+from service.identity.base import IdentityAdapter
+from service.observability import RequestContext, configure_logging
+from service.runtime import Runtime
+
+log = logging.getLogger("spot_sso")
+
+DESCRIPTION = """\
+Single sign-on tokens for MeltingSpot communities (Spots).
+
+`POST /tokens` issues a signed token for a user over a server-to-server call holding
+an API key. Errors are RFC 9457 `application/problem+json` documents with a stable `type`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(
+    settings: Settings,
+    *,
+    adapter: IdentityAdapter | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> FastAPI:
+    """A FastAPI app serving ``settings``; its lifespan closes the runtime on shutdown."""
+    runtime = Runtime(settings, adapter=adapter, http=http)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for warning in settings.warnings():
+            log.warning(warning)
+        log.info("spot-sso %s ready", __version__, extra={"spots": sorted(settings.spots)})
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    app = FastAPI(
+        title="spot-sso",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.include_router(tokens.router)
+    app.include_router(ops.router)
+    app.add_middleware(RequestContext, metrics=runtime.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        app.openapi_schema = problems.fix_openapi(document)
+    return app.openapi_schema
+
+
+def app_from_environment() -> FastAPI:
+    """Uvicorn factory for ``spot-sso serve``: settings from ``SPOT_SSO_CONFIG`` and env."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,423 @@
+"""Settings: one object, built once at start-up and passed down.
+
+Sources, later wins: field defaults < a base (the demo's) < TOML file (``--config`` or
+``SPOT_SSO_CONFIG``) < environment ``SPOT_SSO_*`` (nested with ``__``) < secret files
+(``*_file`` fields). Every problem is reported at once, each naming its field and the
+environment variable that sets it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import tomllib
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from service.claims import Lang, canonical_timezone
+from service.errors import ConfigError
+
+ENV_PREFIX: Final = "SPOT_SSO_"
+CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
+MIN_KEY_BYTES: Final = 32
+TTL_CEILING: Final = 86_400
+MELTINGSPOT_ORIGIN: Final = "https://go.meltingspot.io"
+
+log = logging.getLogger(__name__)
+
+_ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_PLACEHOLDER = re.compile(
+    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|"
+    r".*(?:change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]?(?:private[-_ ]?)?key|"
+    r"insert[-_ ]?key|secret[-_ ]?here|todo|fixme).*|secret|password|key|private[-_ ]?key)$",
+    re.IGNORECASE,
+)
+
+
+def _string_list(value: Any) -> Any:
+    """Lists may come from the environment as JSON or as comma-separated text."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON list ({exc.msg})") from None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
+
+
+def read_secret_file(path: Path) -> SecretStr:
+    """The secret in ``path`` (a Docker or Kubernetes secret), trailing newline removed."""
+    return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+
+
+def is_placeholder(secret: str) -> bool:
+    """True for values such as ``changeme`` or ``<your-key>`` left from a template."""
+    return bool(_PLACEHOLDER.match(secret.strip()))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpotConfig(_Section):
+    """One MeltingSpot community this service issues tokens for."""
+
+    id: str = Field(description="The Spot ID: the UUID after spot/ in the Spot's URL.")
+    private_key: SecretStr | None = None
+    private_key_file: Path | None = None
+    allow_short_key: bool = False
+    token_ttl_seconds: int = Field(default=60, ge=1, le=TTL_CEILING)
+    max_token_ttl_seconds: int = Field(default=300, ge=1, le=TTL_CEILING)
+    redirect_origins: StrList = Field(default_factory=lambda: [MELTINGSPOT_ORIGIN])
+    default_lang: Lang = "en"
+    default_timezone: str = "Europe/Paris"
+
+    @field_validator("id")
+    @classmethod
+    def _spot_id(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value.strip()))
+        except ValueError:
+            raise ValueError("must be the Spot's UUID, e.g. 129487c9-6acc-43d9-ab96-182ded763538")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        canonical = canonical_timezone(value)
+        if canonical is None:
+            raise ValueError(f"{value!r} is not an IANA time zone name")
+        return canonical
+
+    @field_validator("redirect_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        return [_origin(value) for value in values]
+
+    @model_validator(mode="after")
+    def _key_from_file(self) -> SpotConfig:
+        if self.private_key_file is not None:
+            try:
+                self.private_key = read_secret_file(self.private_key_file)
+            except OSError as exc:
+                raise ValueError(f"private_key_file: cannot read it ({exc.strerror})") from None
+        return self
+
+    @property
+    def key(self) -> SecretStr:
+        """The private key; only valid settings exist, so it is always set."""
+        assert self.private_key is not None
+        return self.private_key
+
+
+def _origin(value: str) -> str:
+    """``scheme://host[:port]``, lower-cased; http only for 127.0.0.1."""
+    match = re.fullmatch(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:]+\])(?::(\d{1,5}))?/?", value.lower())
+    if not match:
+        raise ValueError(f"{value!r} is not an origin like https://go.meltingspot.io")
+    scheme, host, port = match.groups()
+    if scheme == "http" and host != "127.0.0.1":
+        raise ValueError(f"{value!r}: plain http is allowed only for 127.0.0.1")
+    default = {"http": "80", "https": "443"}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+class ClientConfig(_Section):
+    """A product backend allowed to call ``POST /tokens`` with an API key."""
+
+    key_sha256: StrList = Field(
+        description="SHA-256 hex digests of the client's API keys (two during a rollover)."
+    )
+    spots: StrList = Field(min_length=1, description="Aliases of the Spots it may use.")
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _digests(cls, values: list[str]) -> list[str]:
+        digests = [value.strip().lower() for value in values]
+        bad = [d for d in digests if not _DIGEST.match(d)]
+        if bad or not digests:
+            raise ValueError("must be SHA-256 hex digests (64 hex characters each)")
+        return digests
+
+
+class StaticUser(_Section):
+    """A user of the static adapter, in the shape of ``UserProfile``."""
+
+    id: str = Field(min_length=1, max_length=255)
+    email: str
+    first_name: str
+    last_name: str
+    title: str | None = None
+    avatar_url: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class StaticAdapterConfig(_Section):
+    """Users from a file or inline, and an optional trusted header naming the user."""
+
+    users_file: Path | None = None
+    users: list[StaticUser] = Field(default_factory=list)
+    trusted_header: str | None = None
+    trusted_header_from: StrList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+
+    @field_validator("trusted_header_from")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+        except ValueError as exc:
+            raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
+
+
+class IdentityConfig(_Section):
+    """Where users come from: ``static``, or a host's own ``package.module:Class``."""
+
+    adapter: str = "static"
+    static: StaticAdapterConfig = Field(default_factory=StaticAdapterConfig)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for a custom adapter class."
+    )
+
+    @field_validator("adapter")
+    @classmethod
+    def _adapter(cls, value: str) -> str:
+        if value in ("static",) or re.fullmatch(r"[\w.]+:\w+", value):
+            return value
+        raise ValueError("must be 'static' or an import path 'package.module:Class'")
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one spot-sso process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="This service's external base URL."
+    )
+    log_level: str = "info"
+    spots: dict[str, SpotConfig] = Field(default_factory=dict)
+    clients: dict[str, ClientConfig] = Field(default_factory=dict)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init values are the file (and base) layers; the environment overrides them.
+        return (env_settings, init_settings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/?#\s@\\]+(/[^?#\s\\]*)?", value):
+            raise ValueError("must be an absolute http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.lower() not in ("critical", "error", "warning", "info", "debug"):
+            raise ValueError("must be one of critical, error, warning, info, debug")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = [*_spot_problems(self.spots), *_client_problems(self)]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def warnings(self) -> list[str]:
+        """Accepted but risky settings, to log at start-up."""
+        return [
+            f"spots.{alias}.private_key is shorter than {MIN_KEY_BYTES} bytes "
+            "(accepted because allow_short_key = true)"
+            for alias, spot in self.spots.items()
+            if len(spot.key.get_secret_value().encode()) < MIN_KEY_BYTES
+        ]
+
+    def spot_by_id(self, spot_id: str) -> tuple[str, SpotConfig] | None:
+        """The alias and Spot whose Spot ID is ``spot_id``."""
+        wanted = spot_id.strip().lower()
+        return next(((a, s) for a, s in self.spots.items() if s.id == wanted), None)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration as JSON-ready data, every secret masked."""
+        return self.model_dump(mode="json")
+
+
+def env_name(*path: str) -> str:
+    """The environment variable that sets the field at ``path``."""
+    return ENV_PREFIX + "__".join(part.upper() for part in path)
+
+
+def _spot_problems(spots: Mapping[str, SpotConfig]) -> list[str]:
+    problems: list[str] = []
+    seen_ids: dict[str, str] = {}
+    for alias, spot in spots.items():
+        where = f"spots.{alias}"
+        if not _ALIAS.match(alias):
+            problems.append(f"{where}: alias must be lower-case letters, digits, '-' or '_'")
+        problems += _key_problems(alias, spot)
+        if spot.token_ttl_seconds > spot.max_token_ttl_seconds:
+            problems.append(
+                f"{where}.token_ttl_seconds ({env_name('spots', alias, 'token_ttl_seconds')}): "
+                f"{spot.token_ttl_seconds} is above max_token_ttl_seconds "
+                f"({spot.max_token_ttl_seconds})"
+            )
+        if spot.id in seen_ids:
+            problems.append(f"{where}.id: same Spot ID as spots.{seen_ids[spot.id]}")
+        seen_ids.setdefault(spot.id, alias)
+    return problems
+
+
+def _key_problems(alias: str, spot: SpotConfig) -> list[str]:
+    field = f"spots.{alias}.private_key ({env_name('spots', alias, 'private_key')}"
+    field += f" or {env_name('spots', alias, 'private_key_file')})"
+    if spot.private_key is None or not spot.private_key.get_secret_value().strip():
+        return [f"{field}: missing; copy it from the Spot's SSO settings in MeltingSpot"]
+    secret = spot.private_key.get_secret_value()
+    if is_placeholder(secret):
+        return [f"{field}: looks like a placeholder, not the Spot's real key"]
+    if len(secret.encode()) < MIN_KEY_BYTES and not spot.allow_short_key:
+        return [
+            f"{field}: shorter than {MIN_KEY_BYTES} bytes; set spots.{alias}.allow_short_key "
+            "= true only if MeltingSpot really issued a key this short"
+        ]
+    return []
+
+
+def _client_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    for name, client in settings.clients.items():
+        if not _ALIAS.match(name):
+            problems.append(f"clients.{name}: name must be lower-case letters, digits, '-' or '_'")
+        unknown = [alias for alias in client.spots if alias not in settings.spots]
+        if unknown:
+            problems.append(
+                f"clients.{name}.spots ({env_name('clients', name, 'spots')}): "
+                f"unknown Spot alias {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(settings.spots) or 'none'}"
+            )
+        for digest in client.key_sha256:
+            if digest in owners:
+                problems.append(
+                    f"clients.{name}.key_sha256: the same key digest is used by "
+                    f"clients.{owners[digest]}; every API key must be unique"
+                )
+            owners.setdefault(digest, name)
+    return problems
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file's tables, with relative ``*_file`` paths made relative to it."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError([f"config file {path}: cannot read it ({exc.strerror})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config file {path}: not valid TOML ({exc})"]) from None
+    return _resolve_paths(data, path.parent)
+
+
+def _resolve_paths(data: Any, base: Path) -> Any:
+    if isinstance(data, dict):
+        return {
+            key: (
+                str(base / value)
+                if key.endswith("_file") and isinstance(value, str) and not Path(value).is_absolute()
+                else _resolve_paths(value, base)
+            )
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_resolve_paths(item, base) for item in data]
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` on top, tables merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    config_file: Path | str | None = None,
+    *,
+    base: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from every source, or raise ``ConfigError`` naming each problem."""
+    path = config_file or os.environ.get(CONFIG_ENV) or None
+    data = deep_merge(base or {}, read_toml(Path(path)) if path else {})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+    except SettingsError as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise ConfigError([f"environment: {exc}{cause}; complex values are JSON"]) from None
+
+
+def describe(exc: ValidationError, *, prefix: str = "", env: bool = True) -> list[str]:
+    """One line per problem: the field, its environment variable, what is wrong."""
+    lines: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = error["loc"]
+        message = error["msg"].removeprefix("Value error, ")
+        if not loc:
+            lines += [prefix + line for line in message.splitlines()]
+            continue
+        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        where = where.lstrip(".")
+        if env and all(isinstance(p, str) for p in loc):
+            where += f" ({env_name(*map(str, loc))})"
+        lines.append(f"{where}: {message}")
+    return lines

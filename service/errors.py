@@ -1,0 +1,157 @@
+"""The service's errors: one tree, turned into HTTP in one place (``service.problems``).
+
+Hierarchy::
+
+    ServiceError                      500 internal-error
+    ├── ConfigError                   (start-up only: never reaches HTTP)
+    ├── InvalidRequest                422 invalid-request
+    ├── AuthenticationError           401
+    │   ├── MissingApiKey             401 missing-api-key
+    │   └── InvalidApiKey             401 invalid-api-key
+    ├── SpotNotAllowed                403 spot-not-allowed
+    ├── UnknownSpot                   404 unknown-spot
+    ├── UnknownUser                   404 unknown-user
+    ├── UserNotAllowed                403 user-not-allowed
+    ├── ProfileUnusable               502 unusable-profile
+    └── IdentityUnavailable           503 identity-unavailable
+        └── IdentityBadResponse       502 identity-bad-response
+
+Every message is safe to show: none carries a token, a key, a cookie or a header value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One bad input: where it is (a JSON pointer) and what is wrong with it."""
+
+    pointer: str
+    detail: str
+
+
+class ServiceError(Exception):
+    """Root of the tree; ``status`` and ``slug`` say how it shows over HTTP."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ConfigError(ServiceError):
+    """The configuration cannot start the service; ``problems`` name each field."""
+
+    slug = "config-error"
+    title = "Invalid configuration"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class InvalidRequest(ServiceError):
+    status = 422
+    slug = "invalid-request"
+    title = "Invalid request"
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        summary = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors)
+        super().__init__(detail or f"The request is invalid: {summary}")
+        self.errors = errors
+
+
+class AuthenticationError(ServiceError):
+    status = 401
+    slug = "invalid-api-key"
+    title = "Not authenticated"
+
+
+class MissingApiKey(AuthenticationError):
+    slug = "missing-api-key"
+    title = "API key missing"
+
+
+class InvalidApiKey(AuthenticationError):
+    slug = "invalid-api-key"
+    title = "API key not valid"
+
+
+class SpotNotAllowed(ServiceError):
+    status = 403
+    slug = "spot-not-allowed"
+    title = "Spot not allowed for this client"
+
+
+class UnknownSpot(ServiceError):
+    status = 404
+    slug = "unknown-spot"
+    title = "Unknown Spot"
+
+
+class UnknownUser(ServiceError):
+    status = 404
+    slug = "unknown-user"
+    title = "Unknown user"
+
+
+class UserNotAllowed(ServiceError):
+    """The host platform says this user may not enter the Spot."""
+
+    status = 403
+    slug = "user-not-allowed"
+    title = "User not allowed"
+
+
+class ProfileUnusable(ServiceError):
+    """The host platform's profile of the user cannot make a valid token."""
+
+    status = 502
+    slug = "unusable-profile"
+    title = "User profile unusable"
+
+    def __init__(self, detail: str, errors: list[FieldError]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class IdentityUnavailable(ServiceError):
+    """The identity source could not answer (down, timeout, refused)."""
+
+    status = 503
+    slug = "identity-unavailable"
+    title = "Identity source unavailable"
+
+
+class IdentityBadResponse(IdentityUnavailable):
+    """The identity source answered, but with something unusable (5xx, bad JSON)."""
+
+    status = 502
+    slug = "identity-bad-response"
+    title = "Identity source answered badly"
+
+
+def field_errors(
+    errors: list[Any], *, names: Mapping[str, str] | None = None, skip: int = 0
+) -> list[FieldError]:
+    """Pydantic's error list as ``FieldError``\\ s with JSON pointers.
+
+    ``skip`` drops leading location parts (FastAPI's ``body``); ``names`` renames the
+    first remaining part (a claim name back to the profile field it came from).
+    """
+    result = []
+    for error in errors:
+        loc = [str(part) for part in error["loc"][skip:]]
+        if loc and names:
+            loc[0] = names.get(loc[0], loc[0])
+        pointer = "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in loc)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        result.append(FieldError(pointer=pointer, detail=message))
+    return result

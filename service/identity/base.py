@@ -1,0 +1,96 @@
+"""The identity adapter interface: how spot-sso learns who a user is on the host platform.
+
+An adapter answers three questions: who is the browser's user (``resolve_session``),
+who is the user with this host ID (``fetch_user``), and where a browser that is not
+logged in should go (``login_redirect``). Backends sit beside this file, one per module.
+Failures are typed: raise ``IdentityUnavailable`` (host down or timing out),
+``IdentityBadResponse`` (host answered with garbage) or ``UserNotAllowed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.errors import IdentityBadResponse, IdentityUnavailable, UserNotAllowed
+
+__all__ = [
+    "IdentityAdapter",
+    "IdentityBadResponse",
+    "IdentityUnavailable",
+    "SessionContext",
+    "UserNotAllowed",
+    "UserProfile",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What an adapter may see of a browser request.
+
+    ``headers`` holds only the headers the adapter is configured to receive, with
+    lower-case names.
+    """
+
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    client_ip: str | None = None
+
+
+class UserProfile(BaseModel):
+    """The host platform's user, normalised; mapping turns it into claims for a Spot."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1)
+    email: str
+    first_name: str
+    last_name: str
+    title: str | None = None
+    avatar_url: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class IdentityAdapter(Protocol):
+    """A source of users: the host platform, a file, or a host's own class."""
+
+    async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
+        """The browser's user, or None when not logged in on the host."""
+
+    async def fetch_user(self, user_id: str) -> UserProfile | None:
+        """The user with this host ID, or None when there is none."""
+
+    def login_redirect(self, return_to: str) -> str | None:
+        """Where to send a browser that is not logged in (None: show our own page)."""
+
+    def forwarded_headers(self) -> frozenset[str]:
+        """Lower-case names of the browser headers ``resolve_session`` needs."""
+
+    async def ready(self) -> dict[str, Any]:
+        """Readiness details; raise ``IdentityUnavailable`` when not ready."""
+
+    async def aclose(self) -> None:
+        """Release connections and files."""
+
+
+class AdapterBase:
+    """Defaults for the optional parts of an adapter; a host's own class may extend it."""
+
+    def login_redirect(self, return_to: str) -> str | None:
+        return None
+
+    def forwarded_headers(self) -> frozenset[str]:
+        return frozenset()
+
+    async def ready(self) -> dict[str, Any]:
+        return {}
+
+    async def aclose(self) -> None:
+        return None

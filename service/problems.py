@@ -1,0 +1,185 @@
+"""The one place errors become HTTP: RFC 9457 ``application/problem+json``.
+
+Every problem has a stable ``type`` (``urn:spot-sso:problem:<slug>``), a ``title``, the
+``status``, a ``detail`` saying what to do, the ``requestId`` of the request, and for
+invalid input the list of ``errors`` (JSON pointer + detail), one per bad field.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from service.errors import (
+    AuthenticationError,
+    FieldError,
+    InvalidApiKey,
+    InvalidRequest,
+    ServiceError,
+    field_errors,
+)
+
+PROBLEM_JSON: Final = "application/problem+json"
+TYPE_PREFIX: Final = "urn:spot-sso:problem:"
+REALM: Final = 'Bearer realm="spot-sso"'
+
+log = logging.getLogger("spot_sso.errors")
+
+_HTTP_SLUGS: Final = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+class ProblemFieldError(BaseModel):
+    pointer: str = Field(description="JSON pointer to the bad value in the request body.")
+    detail: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=["urn:spot-sso:problem:invalid-request"])
+    title: str
+    status: int
+    detail: str
+    request_id: str | None = Field(default=None, alias="requestId")
+    errors: list[ProblemFieldError] | None = None
+
+
+_STATUS_TEXT: Final = {
+    401: "API key missing or not valid",
+    403: "Not allowed",
+    404: "Unknown Spot or user",
+    415: "The body is not sent as application/json",
+    422: "Invalid request: every bad field is listed in `errors`",
+    502: "The identity source answered with something unusable",
+    503: "The identity source is unavailable",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem statuses a route can answer."""
+    return {
+        status: {"model": Problem, "description": _STATUS_TEXT.get(status, "A problem")}
+        for status in statuses
+    }
+
+
+def fix_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """Problem answers are ``application/problem+json``, not FastAPI's default JSON."""
+    for operation in _operations(document):
+        for status, response in operation.get("responses", {}).items():
+            content = response.get("content", {})
+            if status.startswith(("4", "5")) and "application/json" in content:
+                response["content"] = {PROBLEM_JSON: content["application/json"]}
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
+def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for path in document.get("paths", {}).values() for op in path.values()]
+
+
+def problem(
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "requestId": request.scope.get("state", {}).get("request_id"),
+    }
+    if errors is not None:
+        body["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    headers = None
+    if isinstance(exc, AuthenticationError):
+        challenge = REALM + (', error="invalid_token"' if isinstance(exc, InvalidApiKey) else "")
+        headers = {"WWW-Authenticate": challenge}
+    if exc.status >= 500:
+        log.warning("%s: %s", exc.slug, exc.detail, extra={"problem": exc.slug})
+    return problem(
+        request,
+        exc.status,
+        exc.slug,
+        exc.title,
+        exc.detail,
+        errors=getattr(exc, "errors", None),
+        headers=headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    content_type = request.headers.get("content-type", "application/json")
+    if not _is_json(content_type):
+        return problem(
+            request, 415, "unsupported-media-type", "Unsupported media type",
+            f"The body must be JSON: send 'Content-Type: application/json', not {content_type!r}.",
+        )
+    errors = [_explain(error) for error in exc.errors()]
+    return await _service_error(request, InvalidRequest(errors))
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _explain(error: Any) -> FieldError:
+    kind, loc = error.get("type"), tuple(error.get("loc", ()))
+    if kind == "json_invalid":
+        return FieldError("", f"the body is not valid JSON ({error.get('ctx', {}).get('error')})")
+    if kind == "missing" and loc == ("body",):
+        return FieldError("", "a JSON body is required")
+    if kind == "model_attributes_type" and loc == ("body",):
+        return FieldError("", "the body must be a JSON object")
+    if kind == "extra_forbidden":
+        return FieldError(field_errors([error], skip=1)[0].pointer, "unknown field")
+    return field_errors([error], skip=1)[0]
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem(request, exc.status_code, slug, title, detail, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"problem": "internal-error"})
+    return problem(
+        request, 500, "internal-error", "Internal error",
+        "Something went wrong on our side; the request id identifies it in the logs.",
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem document."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

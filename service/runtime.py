@@ -1,0 +1,124 @@
+"""The Runtime: everything a request needs, built once from the settings.
+
+It owns the shared HTTP client and the identity adapter and closes them; the app's
+lifespan calls ``aclose``. Issuing a token (settle the Spot and lifetime, build the
+claims, sign, count, audit) happens here, the same for every flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from service.claims import Member, SpotClaims
+from service.config import Settings, SpotConfig
+from service.errors import FieldError, InvalidRequest, UnknownSpot
+from service.identity import build_adapter
+from service.identity.base import IdentityAdapter
+from service.observability import Metrics, audit_log
+from service.security import ApiClients
+from service.tokens import TokenIssuer, now
+
+HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A signed token and what a caller needs to know about it."""
+
+    token: str
+    spot: str
+    spot_id: str
+    claims: SpotClaims
+
+    @property
+    def expires_in(self) -> int:
+        return self.claims.exp - self.claims.iat
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.claims.exp, UTC)
+
+
+class Runtime:
+    """Settings, API clients, token issuers, the identity adapter and the metrics."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        adapter: IdentityAdapter | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clients = ApiClients(settings)
+        self.issuers = {alias: TokenIssuer(spot.key) for alias, spot in settings.spots.items()}
+        self.metrics = Metrics()
+        self.http = http or httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS, follow_redirects=False
+        )
+        self.adapter = adapter or build_adapter(settings.identity, self.http)
+
+    def spot(self, ref: str) -> tuple[str, SpotConfig]:
+        """The alias and settings of the Spot named by alias or by Spot ID."""
+        found = self.settings.spots.get(ref)
+        if found is not None:
+            return ref, found
+        by_id = self.settings.spot_by_id(ref)
+        if by_id is None:
+            raise UnknownSpot(f"No Spot is configured with the alias or Spot ID {ref!r}.")
+        return by_id
+
+    def issue(
+        self,
+        alias: str,
+        member: Member,
+        *,
+        flow: str,
+        ttl_seconds: int | None = None,
+        client: str | None = None,
+        **extra_claims: Any,
+    ) -> Issued:
+        """Sign a token for ``member`` on Spot ``alias``; counted and audited."""
+        spot = self.settings.spots[alias]
+        ttl = check_ttl(spot, ttl_seconds)
+        claims = SpotClaims.for_member(
+            member,
+            issued_at=now(),
+            ttl_seconds=ttl,
+            default_lang=spot.default_lang,
+            default_timezone=spot.default_timezone,
+            **extra_claims,
+        )
+        token = self.issuers[alias].sign(claims)
+        self.metrics.tokens_issued.labels(alias, flow).inc()
+        audit_log.info(
+            "token issued",
+            extra={"event": "token_issued", "spot": alias, "sub": claims.sub, "flow": flow,
+                   "client": client, "ttl_seconds": ttl, "exp": claims.exp},
+        )
+        return Issued(token=token, spot=alias, spot_id=spot.id, claims=claims)
+
+    async def aclose(self) -> None:
+        """Close the adapter, then the shared HTTP client."""
+        try:
+            await self.adapter.aclose()
+        finally:
+            await self.http.aclose()
+
+
+def check_ttl(spot: SpotConfig, ttl_seconds: int | None) -> int:
+    """The lifetime to use: the Spot's default, or the one asked for within its maximum."""
+    if ttl_seconds is None:
+        return spot.token_ttl_seconds
+    if not 1 <= ttl_seconds <= spot.max_token_ttl_seconds:
+        raise InvalidRequest(
+            [FieldError("/ttlSeconds", f"must be between 1 and {spot.max_token_ttl_seconds} "
+                                       "(this Spot's max_token_ttl_seconds)")]
+        )
+    return ttl_seconds
+
