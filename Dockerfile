@@ -1,0 +1,71 @@
+ARG PYTHON_IMAGE=python:3.12-slim
+
+# Build (Docker BuildKit, or buildah/podman):  docker build -t spot-sso .
+# Run:    docker run --rm -p 127.0.0.1:8000:8000 --read-only --tmpfs /tmp \
+#           -e SPOT_SSO_SPOTS__MAIN__ID=... -e SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY_FILE=/run/secrets/... \
+#           spot-sso
+# Configuration: environment variables SPOT_SSO_* and, optionally, a TOML file whose path is
+# in SPOT_SSO_CONFIG (see config.example.toml, .env.example and docker-compose.yml).
+
+# ---------------------------------------------------------------------------------------------
+# build: a wheel of the project plus wheels of all its dependencies, in /wheels.
+# ---------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /src
+# Only what the wheel needs (the .dockerignore keeps .git, tests, docs, .venv... out).
+COPY pyproject.toml README.md ./
+COPY service ./service
+RUN python -m pip wheel --wheel-dir /wheels . \
+ && ls -l /wheels
+
+# ---------------------------------------------------------------------------------------------
+# runtime: a venv in /opt/spot-sso with the wheels installed offline; no compilers, no sources.
+# ---------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+# Where the source lives; override with --build-arg IMAGE_SOURCE=... if the repository moves.
+ARG IMAGE_SOURCE=https://github.com/meltingspot/spot-sso
+LABEL org.opencontainers.image.title="spot-sso" \
+      org.opencontainers.image.description="Single sign-on token service for MeltingSpot communities" \
+      org.opencontainers.image.source="${IMAGE_SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/spot-sso \
+    PATH=/opt/spot-sso/bin:$PATH
+
+# The wheels are bind-mounted from the build stage, so they never become a layer here.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    python -m venv --without-pip /opt/spot-sso \
+ && python -m pip --python /opt/spot-sso/bin/python install --no-index --find-links=/wheels \
+        --no-compile spot-sso \
+ && /opt/spot-sso/bin/python -c "import service.app" \
+ && /opt/spot-sso/bin/spot-sso --version \
+ && groupadd --system --gid 10001 spot-sso \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin spot-sso
+
+# Non-root, fixed UID/GID (numeric, so runAsNonRoot checks can verify it).
+USER 10001:10001
+WORKDIR /tmp
+
+ENV SPOT_SSO_HOST=0.0.0.0 \
+    SPOT_SSO_PORT=8000 \
+    SPOT_SSO_WORKERS=1
+
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+
+# python's urllib, no curl; proxies bypassed so HTTP(S)_PROXY cannot send the probe elsewhere.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open('http://127.0.0.1:%s/healthz' % os.environ.get('SPOT_SSO_PORT', '8000'), timeout=4)"]
+
+CMD ["spot-sso", "serve"]
