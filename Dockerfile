@@ -42,11 +42,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/spot-sso \
     PATH=/opt/spot-sso/bin:$PATH
 
-# The wheels are bind-mounted from the build stage, so they never become a layer here.
+# The wheels are bind-mounted from the build stage, so they never become a layer here; pip
+# and setuptools are then removed from the venv, which needs neither at run time.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    python -m venv --without-pip /opt/spot-sso \
- && python -m pip --python /opt/spot-sso/bin/python install --no-index --find-links=/wheels \
-        --no-compile spot-sso \
+    python -m venv /opt/spot-sso \
+ && /opt/spot-sso/bin/python -m pip install --no-index --find-links=/wheels --no-compile spot-sso \
+ && /opt/spot-sso/bin/python -m pip uninstall --yes pip setuptools \
  && /opt/spot-sso/bin/python -c "import service.app" \
  && /opt/spot-sso/bin/spot-sso --version \
  && groupadd --system --gid 10001 spot-sso \

@@ -28,6 +28,7 @@ from service.tokens import InvalidToken
 
 EXIT_INVALID = 1
 EXIT_CONFIG = 2
+STDIN = "-"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,8 +138,16 @@ async def _fetch_member(runtime: Runtime, user_id: str) -> Member:
     return member_from_profile(profile)
 
 
-_MEMBER_OPTIONS = ("sub", "first_name", "last_name", "email", "title", "avatar_url", "lang",
-                   "timezone")
+_MEMBER_OPTIONS = (
+    "sub",
+    "first_name",
+    "last_name",
+    "email",
+    "title",
+    "avatar_url",
+    "lang",
+    "timezone",
+)
 
 
 def _member_from_args(args: argparse.Namespace, settings: Settings) -> Member | None:
@@ -151,8 +160,9 @@ def _member_from_args(args: argparse.Namespace, settings: Settings) -> Member | 
         return Member(**given)
     except ValidationError as exc:
         problems = [f"{_option(e.pointer)}: {e.detail}" for e in field_errors(exc.errors())]
-        raise ConfigError(["give --user-id, or --sub, --first-name, --last-name and --email",
-                           *problems]) from None
+        raise ConfigError(
+            ["give --user-id, or --sub, --first-name, --last-name and --email", *problems]
+        ) from None
 
 
 def _option(pointer: str) -> str:
@@ -164,7 +174,7 @@ def _option(pointer: str) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    token = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
+    token = (sys.stdin.read() if args.token == STDIN else args.token).strip()
     runtime = Runtime(settings)
     try:
         alias, _ = runtime.spot(args.spot)
@@ -186,8 +196,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     else:
         print(f"api_key    = {api_key}")
         print(f"key_sha256 = {digest}")
-        print("# Give api_key to the client (as a secret); put key_sha256 in [clients.<name>].",
-              file=sys.stderr)
+        print(
+            "# Give api_key to the client (as a secret); put key_sha256 in [clients.<name>].",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -230,13 +242,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spot-sso {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], text: str,
-                config: bool = True) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str, config: bool = True
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.set_defaults(handler=handler)
         if config:
-            sub.add_argument("--config", metavar="FILE",
-                             help=f"TOML configuration file (default: ${CONFIG_ENV})")
+            sub.add_argument(
+                "--config", metavar="FILE", help=f"TOML configuration file (default: ${CONFIG_ENV})"
+            )
         return sub
 
     for name, handler, text, host in (
@@ -245,11 +259,18 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = command(name, handler, text)
         sub.add_argument("--host", default=host, help=f"address to bind (default: {host})")
-        sub.add_argument("--port", type=int, default=int(os.environ.get("SPOT_SSO_PORT", 8000)),
-                         help="port (default: 8000, or $SPOT_SSO_PORT)")
-        sub.add_argument("--workers", type=int,
-                         default=int(os.environ.get("SPOT_SSO_WORKERS", 1)),
-                         help="worker processes (default: 1, or $SPOT_SSO_WORKERS)")
+        sub.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("SPOT_SSO_PORT", 8000)),
+            help="port (default: 8000, or $SPOT_SSO_PORT)",
+        )
+        sub.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("SPOT_SSO_WORKERS", 1)),
+            help="worker processes (default: 1, or $SPOT_SSO_WORKERS)",
+        )
 
     mint = command("mint", cmd_mint, "Print a token for a user (from the adapter or given here).")
     _demo_flag(mint)
@@ -259,19 +280,26 @@ def _parser() -> argparse.ArgumentParser:
         mint.add_argument("--" + option.replace("_", "-"), dest=option, help=f"claim {option}")
     mint.add_argument("--ttl", type=int, help="lifetime in seconds (default: the Spot's)")
 
-    verify = command("verify", cmd_verify,
-                     "Check a token with a Spot's key and print its claims (exit 1 if invalid).")
+    verify = command(
+        "verify",
+        cmd_verify,
+        "Check a token with a Spot's key and print its claims (exit 1 if invalid).",
+    )
     _demo_flag(verify)
     verify.add_argument("--spot", required=True, help="Spot alias or Spot ID")
     verify.add_argument("--leeway", type=int, default=0, help="seconds of clock skew allowed")
     verify.add_argument("token", help="the token, or - to read it from stdin")
 
-    keygen = command("keygen", cmd_keygen, "Print a new random API key and its digest.",
-                     config=False)
+    keygen = command(
+        "keygen", cmd_keygen, "Print a new random API key and its digest.", config=False
+    )
     keygen.add_argument("--json", action="store_true", help="print JSON")
 
-    check = command("check-config", cmd_check_config,
-                    "Print the effective configuration, secrets redacted; exit 2 on problems.")
+    check = command(
+        "check-config",
+        cmd_check_config,
+        "Print the effective configuration, secrets redacted; exit 2 on problems.",
+    )
     _demo_flag(check)
 
     openapi = command("openapi", cmd_openapi, "Write the OpenAPI document.", config=False)
@@ -280,5 +308,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--demo", action="store_true",
-                        help="start from the built-in demo configuration")
+    parser.add_argument(
+        "--demo", action="store_true", help="start from the built-in demo configuration"
+    )

@@ -106,7 +106,9 @@ class SpotConfig(_Section):
         try:
             return str(uuid.UUID(value.strip()))
         except ValueError:
-            raise ValueError("must be the Spot's UUID, e.g. 129487c9-6acc-43d9-ab96-182ded763538")
+            raise ValueError(
+                "must be the Spot's UUID, e.g. 129487c9-6acc-43d9-ab96-182ded763538"
+            ) from None
 
     @field_validator("default_timezone")
     @classmethod
@@ -360,7 +362,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"config file {path}: cannot read it ({exc.strerror})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"config file {path}: not valid TOML ({exc})"]) from None
-    return _resolve_paths(data, path.parent)
+    resolved: dict[str, Any] = _resolve_paths(data, path.parent)
+    return resolved
 
 
 def _resolve_paths(data: Any, base: Path) -> Any:
@@ -368,7 +371,9 @@ def _resolve_paths(data: Any, base: Path) -> Any:
         return {
             key: (
                 str(base / value)
-                if key.endswith("_file") and isinstance(value, str) and not Path(value).is_absolute()
+                if key.endswith("_file")
+                and isinstance(value, str)
+                and not Path(value).is_absolute()
                 else _resolve_paths(value, base)
             )
             for key, value in data.items()

@@ -137,7 +137,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     content_type = request.headers.get("content-type", "application/json")
     if not _is_json(content_type):
         return problem(
-            request, 415, "unsupported-media-type", "Unsupported media type",
+            request,
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
             f"The body must be JSON: send 'Content-Type: application/json', not {content_type!r}.",
         )
     errors = [_explain(error) for error in exc.errors()]
@@ -166,13 +169,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem(request, exc.status_code, slug, title, detail, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(request, exc.status_code, slug, title, detail, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"problem": "internal-error"})
+    log.error(
+        "unexpected %s", type(exc).__name__, exc_info=exc, extra={"problem": "internal-error"}
+    )
     return problem(
-        request, 500, "internal-error", "Internal error",
+        request,
+        500,
+        "internal-error",
+        "Internal error",
         "Something went wrong on our side; the request id identifies it in the logs.",
     )
 

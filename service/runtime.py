@@ -98,8 +98,15 @@ class Runtime:
         self.metrics.tokens_issued.labels(alias, flow).inc()
         audit_log.info(
             "token issued",
-            extra={"event": "token_issued", "spot": alias, "sub": claims.sub, "flow": flow,
-                   "client": client, "ttl_seconds": ttl, "exp": claims.exp},
+            extra={
+                "event": "token_issued",
+                "spot": alias,
+                "sub": claims.sub,
+                "flow": flow,
+                "client": client,
+                "ttl_seconds": ttl,
+                "exp": claims.exp,
+            },
         )
         return Issued(token=token, spot=alias, spot_id=spot.id, claims=claims)
 
@@ -117,8 +124,12 @@ def check_ttl(spot: SpotConfig, ttl_seconds: int | None) -> int:
         return spot.token_ttl_seconds
     if not 1 <= ttl_seconds <= spot.max_token_ttl_seconds:
         raise InvalidRequest(
-            [FieldError("/ttlSeconds", f"must be between 1 and {spot.max_token_ttl_seconds} "
-                                       "(this Spot's max_token_ttl_seconds)")]
+            [
+                FieldError(
+                    "/ttlSeconds",
+                    f"must be between 1 and {spot.max_token_ttl_seconds} "
+                    "(this Spot's max_token_ttl_seconds)",
+                )
+            ]
         )
     return ttl_seconds
-

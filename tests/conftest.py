@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -56,14 +57,11 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SPOT_SSO_* variable of the machine leaks into a test."""
-    import os
-
     for name in list(os.environ):
         if name.upper().startswith("SPOT_SSO_"):
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture

@@ -57,10 +57,28 @@ def test_mint_from_the_adapter_then_verify(config: str, capsys: pytest.CaptureFi
     assert json.loads(out) == claims
 
 
-def test_mint_from_claims_on_the_command_line(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mint_from_claims_on_the_command_line(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, out, _ = run(
-        capsys, "mint", "--config", config, "--spot", MAIN_ID, "--sub", "42", "--first-name", "Grace",
-        "--last-name", "Hopper", "--email", "grace@example.com", "--lang", "fr-CA", "--ttl", "600",
+        capsys,
+        "mint",
+        "--config",
+        config,
+        "--spot",
+        MAIN_ID,
+        "--sub",
+        "42",
+        "--first-name",
+        "Grace",
+        "--last-name",
+        "Hopper",
+        "--email",
+        "grace@example.com",
+        "--lang",
+        "fr-CA",
+        "--ttl",
+        "600",
     )
     assert status == 0
     claims = jwt.decode(out.strip(), MAIN_KEY, algorithms=["HS256"])
@@ -77,7 +95,9 @@ def test_mint_from_claims_on_the_command_line(config: str, capsys: pytest.Captur
         (["--user-id", "u-1", "--ttl", "601"], "/ttlSeconds"),
     ],
 )
-def test_mint_problems(config: str, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_mint_problems(
+    config: str, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     status, out, err = run(capsys, "mint", "--config", config, "--spot", "main", *args)
     assert status == 2
     assert out == ""
@@ -100,14 +120,20 @@ def test_verify_refuses_another_key(config: str, capsys: pytest.CaptureFixture[s
 
 def test_verify_refuses_an_expired_token(config: str, capsys: pytest.CaptureFixture[str]) -> None:
     now = int(time.time())
-    expired = jwt.encode({"sub": "u-1", "iat": now - 120, "exp": now - 60}, MAIN_KEY, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "u-1", "iat": now - 120, "exp": now - 60}, MAIN_KEY, algorithm="HS256"
+    )
     status, _, err = run(capsys, "verify", "--config", config, "--spot", "main", expired)
     assert status == 1 and "expired" in err
-    status, _, _ = run(capsys, "verify", "--config", config, "--spot", "main", "--leeway", "120", expired)
+    status, _, _ = run(
+        capsys, "verify", "--config", config, "--spot", "main", "--leeway", "120", expired
+    )
     assert status == 0
 
 
-def test_verify_reads_stdin(config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_reads_stdin(
+    config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import io
 
     now = int(time.time())
@@ -120,7 +146,9 @@ def test_verify_reads_stdin(config: str, capsys: pytest.CaptureFixture[str], mon
 def test_keygen(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "keygen")
     assert status == 0
-    values = {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in out.strip().splitlines())}
+    values = {
+        k.strip(): v.strip() for k, v in (line.split("=", 1) for line in out.strip().splitlines())
+    }
     assert values["api_key"].startswith("sso_") and len(values["api_key"]) >= 40
     assert values["key_sha256"] == key_digest(values["api_key"])
     status, out, _ = run(capsys, "keygen", "--json")
@@ -137,7 +165,9 @@ def test_check_config_redacts_secrets(config: str, capsys: pytest.CaptureFixture
     assert MAIN_KEY not in out + err
 
 
-def test_check_config_fails_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_fails_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(CONFIG.replace(MAIN_KEY, "changeme"))
     status, out, err = run(capsys, "check-config", "--config", str(path))
@@ -158,7 +188,11 @@ def test_serve_refuses_demo_keys(capsys: pytest.CaptureFixture[str], tmp_path: P
     from service.demo import DEMO_API_KEY, DEMO_PRIVATE_KEY
 
     path = tmp_path / "demo-keys.toml"
-    path.write_text(CONFIG.replace(MAIN_KEY, DEMO_PRIVATE_KEY).replace(key_digest(BILLING_KEY), key_digest(DEMO_API_KEY)))
+    path.write_text(
+        CONFIG.replace(MAIN_KEY, DEMO_PRIVATE_KEY).replace(
+            key_digest(BILLING_KEY), key_digest(DEMO_API_KEY)
+        )
+    )
     status, _, err = run(capsys, "serve", "--config", str(path), "--port", "1")
     assert status == 2
     assert "spots.main.private_key is the public demo key" in err
@@ -174,6 +208,8 @@ def test_openapi_file_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     committed = Path(__file__).parent.parent / "openapi" / "openapi.json"
     assert committed.read_text() == out, "openapi/openapi.json is stale: run `make openapi`"
     document = json.loads(out)
-    operation_ids = sorted(op["operationId"] for path in document["paths"].values() for op in path.values())
+    operation_ids = sorted(
+        op["operationId"] for path in document["paths"].values() for op in path.values()
+    )
     assert operation_ids == ["healthz", "issueToken", "metrics", "readyz"]
     assert "DEMO-ONLY" not in out

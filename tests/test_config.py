@@ -66,7 +66,9 @@ def test_config_file_from_environment(toml_file: Path, monkeypatch: pytest.Monke
 
 def test_environment_overrides_the_file(toml_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__TOKEN_TTL_SECONDS", "45")
-    monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY", "env-key-0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv(
+        "SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY", "env-key-0123456789abcdef0123456789abcdef"
+    )
     monkeypatch.setenv("SPOT_SSO_PUBLIC_URL", "https://env.example.com")
     settings = load_settings(toml_file)
     assert settings.spots["main"].token_ttl_seconds == 45
@@ -80,7 +82,9 @@ def test_secret_file_overrides_everything(
 ) -> None:
     secret = tmp_path / "key"
     secret.write_text("file-key-0123456789abcdef0123456789abcdef\n")
-    monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY", "env-key-0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv(
+        "SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY", "env-key-0123456789abcdef0123456789abcdef"
+    )
     monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY_FILE", str(secret))
     key = load_settings(toml_file).spots["main"].key.get_secret_value()
     assert key == "file-key-0123456789abcdef0123456789abcdef"
@@ -89,12 +93,18 @@ def test_secret_file_overrides_everything(
 def test_spots_and_clients_from_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__ID", MAIN_ID.upper())
     monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY", MAIN_KEY)
-    monkeypatch.setenv("SPOT_SSO_SPOTS__MAIN__REDIRECT_ORIGINS", '["https://go.meltingspot.io", "http://127.0.0.1:9000"]')
+    monkeypatch.setenv(
+        "SPOT_SSO_SPOTS__MAIN__REDIRECT_ORIGINS",
+        '["https://go.meltingspot.io", "http://127.0.0.1:9000"]',
+    )
     monkeypatch.setenv("SPOT_SSO_CLIENTS__APP__KEY_SHA256", f"{key_digest('a')},{key_digest('b')}")
     monkeypatch.setenv("SPOT_SSO_CLIENTS__APP__SPOTS", "main")
     settings = load_settings()
     assert settings.spots["main"].id == MAIN_ID
-    assert settings.spots["main"].redirect_origins == ["https://go.meltingspot.io", "http://127.0.0.1:9000"]
+    assert settings.spots["main"].redirect_origins == [
+        "https://go.meltingspot.io",
+        "http://127.0.0.1:9000",
+    ]
     assert settings.clients["app"].key_sha256 == [key_digest("a"), key_digest("b")]
     assert settings.clients["app"].spots == ["main"]
 
@@ -116,18 +126,36 @@ def test_relative_file_paths_in_toml_are_relative_to_it(tmp_path: Path) -> None:
         ({"private_key": "   "}, "spots.main.private_key", "missing"),
         ({"private_key": "short-key"}, "spots.main.private_key", "shorter than 32 bytes"),
         ({"id": "not-a-uuid"}, "spots.main.id", "UUID"),
-        ({"redirect_origins": ["http://go.meltingspot.io"]}, "spots.main.redirect_origins", "only for 127.0.0.1"),
-        ({"redirect_origins": ["https://go.meltingspot.io/spot/x"]}, "spots.main.redirect_origins", "not an origin"),
+        (
+            {"redirect_origins": ["http://go.meltingspot.io"]},
+            "spots.main.redirect_origins",
+            "only for 127.0.0.1",
+        ),
+        (
+            {"redirect_origins": ["https://go.meltingspot.io/spot/x"]},
+            "spots.main.redirect_origins",
+            "not an origin",
+        ),
         ({"token_ttl_seconds": 0}, "spots.main.token_ttl_seconds", "greater than or equal to 1"),
         ({"token_ttl_seconds": 600}, "spots.main.token_ttl_seconds", "above max_token_ttl_seconds"),
-        ({"max_token_ttl_seconds": 86_401}, "spots.main.max_token_ttl_seconds", "less than or equal to 86400"),
+        (
+            {"max_token_ttl_seconds": 86_401},
+            "spots.main.max_token_ttl_seconds",
+            "less than or equal to 86400",
+        ),
         ({"default_timezone": "Mars/Olympus"}, "spots.main.default_timezone", "IANA"),
         ({"default_lang": "es"}, "spots.main.default_lang", "'en', 'fr' or 'de'"),
         ({"privat_key": "x"}, "spots.main.privat_key", "Extra inputs are not permitted"),
-        ({"private_key_file": "/nonexistent/key"}, "spots.main", "private_key_file: cannot read it"),
+        (
+            {"private_key_file": "/nonexistent/key"},
+            "spots.main",
+            "private_key_file: cannot read it",
+        ),
     ],
 )
-def test_bad_spot_settings_name_the_field(spot: dict[str, object], field: str, message: str) -> None:
+def test_bad_spot_settings_name_the_field(
+    spot: dict[str, object], field: str, message: str
+) -> None:
     data = settings_data(spots={"main": spot})
     with pytest.raises(ConfigError) as exc:
         load_settings(base=data)
@@ -137,8 +165,17 @@ def test_bad_spot_settings_name_the_field(spot: dict[str, object], field: str, m
 
 @pytest.mark.parametrize(
     "key",
-    ["changeme", "CHANGE_ME", "<your-private-key>", "${SPOT_KEY}", "{{ spot_key }}", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-     "replace-me-with-the-real-key-from-meltingspot", "your-private-key-here-0123456789abcdef", "TODO: paste the key here please ok"],
+    [
+        "changeme",
+        "CHANGE_ME",
+        "<your-private-key>",
+        "${SPOT_KEY}",
+        "{{ spot_key }}",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "replace-me-with-the-real-key-from-meltingspot",
+        "your-private-key-here-0123456789abcdef",
+        "TODO: paste the key here please ok",
+    ],
 )
 def test_placeholder_keys_are_refused(key: str) -> None:
     assert is_placeholder(key)
@@ -155,7 +192,11 @@ def test_real_looking_keys_are_not_placeholders(key: str) -> None:
 
 
 def test_short_key_allowed_explicitly_is_a_warning() -> None:
-    settings = load_settings(base=settings_data(spots={"main": {"private_key": "short-but-real", "allow_short_key": True}}))
+    settings = load_settings(
+        base=settings_data(
+            spots={"main": {"private_key": "short-but-real", "allow_short_key": True}}
+        )
+    )
     assert settings.warnings() == [
         "spots.main.private_key is shorter than 32 bytes (accepted because allow_short_key = true)"
     ]
@@ -164,15 +205,22 @@ def test_short_key_allowed_explicitly_is_a_warning() -> None:
 def test_unknown_spot_alias_in_a_client() -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(base=settings_data(clients={"billing": {"spots": ["main", "mian"]}}))
-    assert "clients.billing.spots (SPOT_SSO_CLIENTS__BILLING__SPOTS): unknown Spot alias 'mian'" in problems(exc)
+    assert (
+        "clients.billing.spots (SPOT_SSO_CLIENTS__BILLING__SPOTS): unknown Spot alias 'mian'"
+        in problems(exc)
+    )
 
 
 def test_duplicate_key_digests() -> None:
     digest = key_digest("same")
-    data = settings_data(clients={"billing": {"key_sha256": [digest]}, "portal": {"key_sha256": [digest]}})
+    data = settings_data(
+        clients={"billing": {"key_sha256": [digest]}, "portal": {"key_sha256": [digest]}}
+    )
     with pytest.raises(ConfigError) as exc:
         load_settings(base=data)
-    assert "clients.portal.key_sha256: the same key digest is used by clients.billing" in problems(exc)
+    assert "clients.portal.key_sha256: the same key digest is used by clients.billing" in problems(
+        exc
+    )
 
 
 def test_bad_digest() -> None:

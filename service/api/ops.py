@@ -28,8 +28,9 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """`200` when the service can issue tokens: Spots configured and identity source ready."""
-    checks: dict[str, Any] = {"spots": {"ok": bool(runtime.settings.spots),
-                                        "count": len(runtime.settings.spots)}}
+    checks: dict[str, Any] = {
+        "spots": {"ok": bool(runtime.settings.spots), "count": len(runtime.settings.spots)}
+    }
     try:
         checks["identity"] = {"ok": True, **await runtime.adapter.ready()}
     except ServiceError as exc:

@@ -12,10 +12,9 @@ from pydantic.alias_generators import to_camel
 from service.api.deps import ClientDep, RuntimeDep
 from service.claims import Member
 from service.config import TTL_CEILING
-from service.errors import FieldError, InvalidRequest, SpotNotAllowed
+from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
 from service.mapping import member_from_profile
 from service.problems import problem_responses
-from service.errors import UnknownUser
 from service.runtime import Runtime
 from service.security import ApiClient
 
@@ -82,7 +81,7 @@ class TokenResponse(_CamelModel):
     """A signed MeltingSpot SSO token and when it expires."""
 
     token: str = Field(description="The JWT (HS256), for redirectUrl?token=... or authToken.")
-    token_type: Literal["JWT"] = "JWT"
+    token_type: Literal["JWT"] = "JWT"  # noqa: S105 - a type name, not a secret
     expires_in: int = Field(description="Seconds from now until the token expires.")
     expires_at: datetime = Field(description="When the token expires (UTC, ISO 8601).")
     spot: str = Field(description="The Spot alias.")
@@ -92,7 +91,7 @@ class TokenResponse(_CamelModel):
         json_schema_extra={
             "examples": [
                 {
-                    "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTEwMDEifQ.c2lnbmF0dXJl",
+                    "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTEwMDEifQ.c2ln",
                     "tokenType": "JWT",
                     "expiresIn": 60,
                     "expiresAt": "2026-11-27T09:00:00Z",

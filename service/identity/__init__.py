@@ -15,7 +15,14 @@ from service.config import IdentityConfig
 from service.errors import ConfigError
 from service.identity.base import IdentityAdapter
 
-_REQUIRED = ("resolve_session", "fetch_user", "login_redirect", "forwarded_headers", "ready", "aclose")
+_REQUIRED = (
+    "resolve_session",
+    "fetch_user",
+    "login_redirect",
+    "forwarded_headers",
+    "ready",
+    "aclose",
+)
 
 
 def build_adapter(config: IdentityConfig, http: httpx.AsyncClient) -> IdentityAdapter:

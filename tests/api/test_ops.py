@@ -26,7 +26,9 @@ async def test_readyz_reports_each_check(client: httpx.AsyncClient) -> None:
 
 async def test_readyz_fails_while_the_identity_source_is_down() -> None:
     app = failing_app("down")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
         response = await http.get("/readyz")
         assert response.status_code == 503
         identity = response.json()["checks"]["identity"]
@@ -38,7 +40,9 @@ async def test_readyz_fails_while_the_identity_source_is_down() -> None:
 async def test_metrics_count_tokens_and_time_requests(client: httpx.AsyncClient) -> None:
     for _ in range(2):
         await client.post("/tokens", json={"userId": "u-1"}, headers=bearer(BILLING_KEY))
-    await client.post("/tokens", json={"spot": "other", "userId": "u-1"}, headers=bearer(PORTAL_KEY))
+    await client.post(
+        "/tokens", json={"spot": "other", "userId": "u-1"}, headers=bearer(PORTAL_KEY)
+    )
     await client.post("/tokens", json={"userId": "u-1"})  # 401, counted as a request only
     response = await client.get("/metrics")
     assert response.status_code == 200

@@ -54,7 +54,9 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
 
 async def test_user_body_gives_a_token_with_exactly_those_claims(client: httpx.AsyncClient) -> None:
     before = int(time.time())
-    response = await client.post("/tokens", json={"spot": "main", "user": ADA}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"spot": "main", "user": ADA}, headers=bearer(BILLING_KEY)
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     claims = decode(body["token"])
@@ -81,12 +83,18 @@ async def test_token_responses_are_never_cached(client: httpx.AsyncClient) -> No
 
 
 async def test_user_id_is_looked_up_through_the_adapter(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"spot": "main", "userId": "u-1"}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"spot": "main", "userId": "u-1"}, headers=bearer(BILLING_KEY)
+    )
     assert response.status_code == 200, response.text
     claims = decode(response.json()["token"])
     assert claims["sub"] == "u-1"
     assert claims["email"] == "ada@example.com"
-    assert (claims["firstName"], claims["lastName"], claims["title"]) == ("Ada", "Lovelace", "Analyst")
+    assert (claims["firstName"], claims["lastName"], claims["title"]) == (
+        "Ada",
+        "Lovelace",
+        "Analyst",
+    )
     assert claims["lang"] == "fr"
     assert claims["timezone"] == "Europe/London"
     assert "avatarUrl" not in claims
@@ -94,15 +102,29 @@ async def test_user_id_is_looked_up_through_the_adapter(client: httpx.AsyncClien
 
 async def test_spot_defaults_apply_when_the_user_has_none(client: httpx.AsyncClient) -> None:
     user = {k: ADA[k] for k in ("sub", "firstName", "lastName", "email")}
-    main = await client.post("/tokens", json={"spot": "main", "user": user}, headers=bearer(PORTAL_KEY))
-    other = await client.post("/tokens", json={"spot": "other", "user": {**user, "lang": "es", "timezone": "Mars/Base"}}, headers=bearer(PORTAL_KEY))
-    assert {k: decode(main.json()["token"])[k] for k in ("lang", "timezone")} == {"lang": "en", "timezone": "Europe/Berlin"}
-    assert {k: decode(other.json()["token"], OTHER_KEY)[k] for k in ("lang", "timezone")} == {"lang": "de", "timezone": "Europe/Paris"}
+    main = await client.post(
+        "/tokens", json={"spot": "main", "user": user}, headers=bearer(PORTAL_KEY)
+    )
+    other = await client.post(
+        "/tokens",
+        json={"spot": "other", "user": {**user, "lang": "es", "timezone": "Mars/Base"}},
+        headers=bearer(PORTAL_KEY),
+    )
+    assert {k: decode(main.json()["token"])[k] for k in ("lang", "timezone")} == {
+        "lang": "en",
+        "timezone": "Europe/Berlin",
+    }
+    assert {k: decode(other.json()["token"], OTHER_KEY)[k] for k in ("lang", "timezone")} == {
+        "lang": "de",
+        "timezone": "Europe/Paris",
+    }
 
 
 @pytest.mark.parametrize("ref", ["other", OTHER_ID, OTHER_ID.upper()])
 async def test_spot_by_alias_or_spot_id(client: httpx.AsyncClient, ref: str) -> None:
-    response = await client.post("/tokens", json={"spot": ref, "userId": "u-1"}, headers=bearer(PORTAL_KEY))
+    response = await client.post(
+        "/tokens", json={"spot": ref, "userId": "u-1"}, headers=bearer(PORTAL_KEY)
+    )
     assert response.status_code == 200, response.text
     assert response.json()["spot"] == "other"
     decode(response.json()["token"], OTHER_KEY)
@@ -123,14 +145,18 @@ async def test_spot_is_required_when_the_client_has_several(client: httpx.AsyncC
 
 
 async def test_ttl_within_the_spot_maximum(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"userId": "u-1", "ttlSeconds": 300}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"userId": "u-1", "ttlSeconds": 300}, headers=bearer(BILLING_KEY)
+    )
     claims = decode(response.json()["token"])
     assert claims["exp"] - claims["iat"] == 300 == response.json()["expiresIn"]
 
 
 @pytest.mark.parametrize("ttl", [0, -5, 301, 86_401, "sixty", 1.5])
 async def test_ttl_out_of_bounds_is_refused(client: httpx.AsyncClient, ttl: object) -> None:
-    response = await client.post("/tokens", json={"userId": "u-1", "ttlSeconds": ttl}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"userId": "u-1", "ttlSeconds": ttl}, headers=bearer(BILLING_KEY)
+    )
     body = assert_problem(response, 422, "invalid-request")
     assert [e["pointer"] for e in body["errors"]] == ["/ttlSeconds"]
 
@@ -155,7 +181,15 @@ async def test_missing_key(client: httpx.AsyncClient) -> None:
         {"Authorization": f"Bearer {BILLING_KEY}", "X-API-Key": PORTAL_KEY},
         bearer(BILLING_KEY[:-1]),
     ],
-    ids=["wrong-bearer", "wrong-header", "basic", "empty-bearer", "no-scheme", "two-keys", "prefix"],
+    ids=[
+        "wrong-bearer",
+        "wrong-header",
+        "basic",
+        "empty-bearer",
+        "no-scheme",
+        "two-keys",
+        "prefix",
+    ],
 )
 async def test_bad_key(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     response = await client.post("/tokens", json={"userId": "u-1"}, headers=headers)
@@ -165,7 +199,9 @@ async def test_bad_key(client: httpx.AsyncClient, headers: dict[str, str]) -> No
 
 
 async def test_x_api_key_header_works(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"userId": "u-1"}, headers={"X-API-Key": BILLING_KEY})
+    response = await client.post(
+        "/tokens", json={"userId": "u-1"}, headers={"X-API-Key": BILLING_KEY}
+    )
     assert response.status_code == 200
 
 
@@ -173,7 +209,9 @@ async def test_second_key_of_a_client_works_during_a_rollover() -> None:
     from service.security import key_digest
 
     new_key = "sso_test-billing-key-after-rollover-0123456789"
-    settings = make_settings(clients={"billing": {"key_sha256": [key_digest(BILLING_KEY), key_digest(new_key)]}})
+    settings = make_settings(
+        clients={"billing": {"key_sha256": [key_digest(BILLING_KEY), key_digest(new_key)]}}
+    )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
@@ -186,18 +224,24 @@ async def test_second_key_of_a_client_works_during_a_rollover() -> None:
 
 
 async def test_client_may_not_use_another_spot(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"spot": "other", "userId": "u-1"}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"spot": "other", "userId": "u-1"}, headers=bearer(BILLING_KEY)
+    )
     body = assert_problem(response, 403, "spot-not-allowed")
     assert "billing" in body["detail"] and "other" in body["detail"]
 
 
 async def test_client_may_not_use_another_spot_by_id(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"spot": OTHER_ID, "userId": "u-1"}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"spot": OTHER_ID, "userId": "u-1"}, headers=bearer(BILLING_KEY)
+    )
     assert_problem(response, 403, "spot-not-allowed")
 
 
 async def test_unknown_spot(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"spot": "nope", "userId": "u-1"}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"spot": "nope", "userId": "u-1"}, headers=bearer(BILLING_KEY)
+    )
     assert_problem(response, 404, "unknown-spot")
 
 
@@ -211,11 +255,21 @@ async def test_unknown_user(client: httpx.AsyncClient) -> None:
 
 
 async def test_every_bad_field_is_listed(client: httpx.AsyncClient) -> None:
-    user = {**ADA, "email": "nope", "firstName": "", "avatarUrl": "ftp://x.example/a.png", "title": "x" * 256}
-    response = await client.post("/tokens", json={"user": user, "ttlSeconds": 0}, headers=bearer(BILLING_KEY))
+    user = {
+        **ADA,
+        "email": "nope",
+        "firstName": "",
+        "avatarUrl": "ftp://x.example/a.png",
+        "title": "x" * 256,
+    }
+    response = await client.post(
+        "/tokens", json={"user": user, "ttlSeconds": 0}, headers=bearer(BILLING_KEY)
+    )
     body = assert_problem(response, 422, "invalid-request")
     pointers = sorted(e["pointer"] for e in body["errors"])
-    assert pointers == sorted(["/user/email", "/user/firstName", "/user/avatarUrl", "/user/title", "/ttlSeconds"])
+    assert pointers == sorted(
+        ["/user/email", "/user/firstName", "/user/avatarUrl", "/user/title", "/ttlSeconds"]
+    )
     assert all(e["detail"] for e in body["errors"])
 
 
@@ -232,7 +286,17 @@ async def test_every_bad_field_is_listed(client: httpx.AsyncClient) -> None:
         ([], ""),
         ("u-1", ""),
     ],
-    ids=["no-user", "both-users", "empty-user-id", "unknown-field", "unknown-claim", "missing-email", "id-not-string", "array-body", "string-body"],
+    ids=[
+        "no-user",
+        "both-users",
+        "empty-user-id",
+        "unknown-field",
+        "unknown-claim",
+        "missing-email",
+        "id-not-string",
+        "array-body",
+        "string-body",
+    ],
 )
 async def test_invalid_bodies(client: httpx.AsyncClient, payload: object, pointer: str) -> None:
     response = await client.post("/tokens", json=payload, headers=bearer(BILLING_KEY))
@@ -242,14 +306,18 @@ async def test_invalid_bodies(client: httpx.AsyncClient, payload: object, pointe
 
 async def test_malformed_json(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/tokens", content=b'{"userId": "u-1",', headers={**bearer(BILLING_KEY), "content-type": "application/json"}
+        "/tokens",
+        content=b'{"userId": "u-1",',
+        headers={**bearer(BILLING_KEY), "content-type": "application/json"},
     )
     body = assert_problem(response, 422, "invalid-request")
     assert "not valid JSON" in body["errors"][0]["detail"]
 
 
 async def test_empty_body(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", headers={**bearer(BILLING_KEY), "content-type": "application/json"})
+    response = await client.post(
+        "/tokens", headers={**bearer(BILLING_KEY), "content-type": "application/json"}
+    )
     body = assert_problem(response, 422, "invalid-request")
     assert body["errors"][0]["detail"] == "a JSON body is required"
 
@@ -280,7 +348,9 @@ def failing_app(mode: str) -> FastAPI:
 )
 async def test_identity_failures(mode: str, status: int, slug: str) -> None:
     app = failing_app(mode)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
         response = await http.post("/tokens", json={"userId": "u-1"}, headers=bearer(BILLING_KEY))
         assert_problem(response, status, slug)
         healthy = await http.get("/healthz")
@@ -289,13 +359,17 @@ async def test_identity_failures(mode: str, status: int, slug: str) -> None:
 
 async def test_user_body_does_not_need_the_identity_source() -> None:
     app = failing_app("down")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
         response = await http.post("/tokens", json={"user": ADA}, headers=bearer(BILLING_KEY))
         assert response.status_code == 200
 
 
 async def test_unusable_profile_names_the_fields(client: httpx.AsyncClient) -> None:
-    response = await client.post("/tokens", json={"userId": "u-bad-email"}, headers=bearer(BILLING_KEY))
+    response = await client.post(
+        "/tokens", json={"userId": "u-bad-email"}, headers=bearer(BILLING_KEY)
+    )
     body = assert_problem(response, 502, "unusable-profile")
     assert [e["pointer"] for e in body["errors"]] == ["/email"]
     assert "not-an-email" not in response.text

@@ -58,8 +58,12 @@ def test_serve_issues_tokens_and_logs_no_secret(
 
         statuses = [
             http.post("/tokens", json={"userId": "u-1"}).status_code,
-            http.post("/tokens", json={"userId": "u-1"}, headers={"X-API-Key": "sso_" + "x" * 20}).status_code,
-            http.post("/tokens", json={"userId": "u-1"}, headers={"Authorization": "Basic " + BILLING_KEY}).status_code,
+            http.post(
+                "/tokens", json={"userId": "u-1"}, headers={"X-API-Key": "sso_" + "x" * 20}
+            ).status_code,
+            http.post(
+                "/tokens", json={"userId": "u-1"}, headers={"Authorization": "Basic " + BILLING_KEY}
+            ).status_code,
             http.post("/tokens", json={"spot": "x", "userId": "u-1"}, headers=auth).status_code,
             http.post("/tokens", json={"userId": "nobody"}, headers=auth).status_code,
             http.post("/tokens", json={"user": {"sub": "1"}}, headers=auth).status_code,
@@ -79,10 +83,14 @@ def test_serve_issues_tokens_and_logs_no_secret(
     assert sum(line["path"] == "/tokens" for line in access) == 8
     assert all("?" not in line["path"] for line in access)
     audits = [line for line in lines if line["logger"] == "spot_sso.audit"]
-    assert [(a["spot"], a["sub"], a["flow"], a["client"]) for a in audits] == [("main", "u-1", "tokens", "billing")] * 2
+    assert [(a["spot"], a["sub"], a["flow"], a["client"]) for a in audits] == [
+        ("main", "u-1", "tokens", "billing")
+    ] * 2
 
 
-def test_sigterm_lets_the_process_exit_cleanly(config: Path, server_factory: Callable[..., Server]) -> None:
+def test_sigterm_lets_the_process_exit_cleanly(
+    config: Path, server_factory: Callable[..., Server]
+) -> None:
     server = server_factory(["serve", "--config", str(config)])
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=15) in GRACEFUL
@@ -99,7 +107,12 @@ def test_config_from_environment_only(server_factory: Callable[..., Server]) -> 
     server = server_factory(["serve", "--workers", "2"], env=env)
     user = {"sub": "9", "firstName": "Emmy", "lastName": "Noether", "email": "emmy@example.net"}
     for _ in range(4):
-        response = httpx.post(server.url + "/tokens", json={"user": user}, headers={"X-API-Key": BILLING_KEY}, timeout=5)
+        response = httpx.post(
+            server.url + "/tokens",
+            json={"user": user},
+            headers={"X-API-Key": BILLING_KEY},
+            timeout=5,
+        )
         assert response.status_code == 200
         jwt.decode(response.json()["token"], MAIN_KEY, algorithms=["HS256"])
     assert server.stop() in GRACEFUL
@@ -109,7 +122,10 @@ def test_config_from_environment_only(server_factory: Callable[..., Server]) -> 
 def test_demo_serves_tokens(server_factory: Callable[..., Server]) -> None:
     server = server_factory(["demo"])
     response = httpx.post(
-        server.url + "/tokens", json={"userId": "u-ada"}, headers={"Authorization": f"Bearer {DEMO_API_KEY}"}, timeout=5
+        server.url + "/tokens",
+        json={"userId": "u-ada"},
+        headers={"Authorization": f"Bearer {DEMO_API_KEY}"},
+        timeout=5,
     )
     assert response.status_code == 200
     assert response.json()["spotId"] == DEMO_SPOT_ID

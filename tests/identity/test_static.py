@@ -14,7 +14,13 @@ from service.identity import build_adapter
 from service.identity.base import IdentityAdapter, SessionContext
 from service.identity.static import StaticAdapter
 
-ADA = {"id": "u-1", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "groups": ["staff"]}
+ADA = {
+    "id": "u-1",
+    "email": "ada@example.com",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "groups": ["staff"],
+}
 GRACE = {"id": "u-2", "email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"}
 
 
@@ -25,7 +31,8 @@ def adapter(**config: object) -> StaticAdapter:
 async def test_users_from_a_toml_file(tmp_path: Path) -> None:
     path = tmp_path / "users.toml"
     path.write_text(
-        '[[users]]\nid = "u-1"\nemail = "ada@example.com"\nfirst_name = "Ada"\nlast_name = "Lovelace"\n'
+        '[[users]]\nid = "u-1"\nemail = "ada@example.com"\n'
+        'first_name = "Ada"\nlast_name = "Lovelace"\n'
         'groups = ["staff"]\n[users.attributes]\ncompany = "Analytical Engines"\n'
     )
     static = adapter(users_file=str(path))
@@ -96,22 +103,33 @@ async def test_no_session_without_a_trusted_header() -> None:
         ("not-an-ip", "u-1", None),
     ],
 )
-async def test_trusted_header_only_from_trusted_proxies(client_ip: str | None, value: str, expected: str | None) -> None:
+async def test_trusted_header_only_from_trusted_proxies(
+    client_ip: str | None, value: str, expected: str | None
+) -> None:
     static = adapter(users=[ADA], trusted_header="X-Forwarded-User")
     assert static.forwarded_headers() == frozenset({"x-forwarded-user"})
-    user = await static.resolve_session(SessionContext(headers={"x-forwarded-user": value}, client_ip=client_ip))
+    user = await static.resolve_session(
+        SessionContext(headers={"x-forwarded-user": value}, client_ip=client_ip)
+    )
     assert (user.id if user else None) == expected
 
 
 async def test_trusted_proxy_networks_are_configurable() -> None:
-    static = adapter(users=[ADA], trusted_header="X-Forwarded-User", trusted_header_from=["10.0.0.0/8"])
+    static = adapter(
+        users=[ADA], trusted_header="X-Forwarded-User", trusted_header_from=["10.0.0.0/8"]
+    )
     ctx = SessionContext(headers={"x-forwarded-user": "u-1"}, client_ip="10.1.2.3")
     assert await static.resolve_session(ctx) is not None
-    assert await static.resolve_session(SessionContext(headers=ctx.headers, client_ip="127.0.0.1")) is None
+    assert (
+        await static.resolve_session(SessionContext(headers=ctx.headers, client_ip="127.0.0.1"))
+        is None
+    )
 
 
 async def test_custom_adapter_by_import_path() -> None:
-    config = IdentityConfig(adapter="tests.api.fake_adapters:FailingAdapter", options={"mode": "denied"})
+    config = IdentityConfig(
+        adapter="tests.api.fake_adapters:FailingAdapter", options={"mode": "denied"}
+    )
     async with httpx.AsyncClient() as http:
         built = build_adapter(config, http)
         assert isinstance(built, IdentityAdapter)
