@@ -43,15 +43,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/spot-sso/bin:$PATH
 
 # The wheels are bind-mounted from the build stage, so they never become a layer here; pip
-# and setuptools are then removed from the venv, which needs neither at run time.
+# and setuptools are then removed from the venv, which needs neither at run time. pip
+# byte-compiles at install time, so a read-only container still starts from .pyc files.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/spot-sso \
- && /opt/spot-sso/bin/python -m pip install --no-index --find-links=/wheels --no-compile spot-sso \
+ && /opt/spot-sso/bin/python -m pip install --no-index --find-links=/wheels spot-sso \
  && /opt/spot-sso/bin/python -m pip uninstall --yes pip setuptools \
  && /opt/spot-sso/bin/python -c "import service.app" \
  && /opt/spot-sso/bin/spot-sso --version \
- && groupadd --system --gid 10001 spot-sso \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+ && groupadd --gid 10001 spot-sso \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --no-log-init \
         --shell /usr/sbin/nologin spot-sso
 
 # Non-root, fixed UID/GID (numeric, so runAsNonRoot checks can verify it).

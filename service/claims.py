@@ -42,7 +42,8 @@ MAX_URL: Final = 2048
 
 Lang = Literal["en", "fr", "de"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0/C1 controls, line/paragraph separators, and bidirectional overrides (display spoofing).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _LANG_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -72,6 +73,10 @@ def _http_url(value: str) -> str:
         raise ValueError("must be an absolute http:// or https:// URL")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not contain a user name or password")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError("has an invalid port") from None
     return value
 
 
@@ -152,7 +157,7 @@ class Member(ClaimModel):
     email: Email
     title: Text | None = None
     avatar_url: HttpUrl | None = None
-    lang: Annotated[str, Field(max_length=35)] | None = None
+    lang: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     timezone: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
 
     model_config = ConfigDict(

@@ -6,7 +6,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from service.claims import Member
+from service.claims import MAX_TEXT, Member
 from service.errors import ProfileUnusable, field_errors
 from service.identity.base import UserProfile
 
@@ -23,8 +23,8 @@ def member_from_profile(profile: UserProfile) -> Member:
             email=profile.email,
             title=profile.title or None,
             avatar_url=profile.avatar_url or None,
-            lang=_short(profile.locale, 35),
-            timezone=_short(profile.timezone, 255),
+            lang=_short(profile.locale),
+            timezone=_short(profile.timezone),
         )
     except ValidationError as exc:
         errors = field_errors(exc.errors(), names=_PROFILE_FIELDS)
@@ -34,6 +34,6 @@ def member_from_profile(profile: UserProfile) -> Member:
         ) from None
 
 
-def _short(value: str | None, limit: int) -> str | None:
+def _short(value: str | None) -> str | None:
     """Drop values too long to be a language tag or a zone name: the Spot default applies."""
-    return value if value and len(value) <= limit else None
+    return value if value and len(value) <= MAX_TEXT else None

@@ -38,11 +38,11 @@ class ExpiredToken(InvalidToken):
 class TokenIssuer:
     """Signs and checks tokens for one Spot with its private key."""
 
-    __slots__ = ("_key", "_secret")
+    __slots__ = ("_key",)
 
     def __init__(self, private_key: SecretStr) -> None:
-        self._secret = private_key.get_secret_value()
-        self._key = jwk.construct(self._secret, ALGORITHM)
+        # A prepared key object: python-jose would json.loads() a key given as a string.
+        self._key = jwk.construct(private_key.get_secret_value(), ALGORITHM)
 
     def __repr__(self) -> str:
         return "TokenIssuer(private_key=SecretStr('**********'))"
@@ -61,7 +61,7 @@ class TokenIssuer:
                 raise InvalidToken(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._secret,
+                self._key,
                 algorithms=[ALGORITHM],
                 options={**_VERIFY_OPTIONS, "leeway": leeway},
             )
@@ -69,7 +69,17 @@ class TokenIssuer:
             raise ExpiredToken("the token has expired") from None
         except JOSEError as exc:
             raise InvalidToken(_reason(exc)) from None
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidToken("a time claim (exp, iat, nbf) is not a number") from None
+        _require_numeric_times(claims)
         return claims
+
+
+def _require_numeric_times(claims: dict[str, Any]) -> None:
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidToken(f"claim {name!r} must be a number of seconds (RFC 7519)")
 
 
 def _reason(exc: JOSEError) -> str:

@@ -313,11 +313,6 @@ def test_bad_avatar_url_is_refused(model: type[BaseModel], value: str) -> None:
 
 
 @BOTH
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG service/claims.py _http_url: the port is never parsed (parts.port is not "
-    "read), so non-numeric or out-of-range ports are accepted",
-)
 @pytest.mark.parametrize(
     "value",
     ["https://example.com:abc/a.png", "https://example.com:99999/a.png"],
@@ -713,3 +708,18 @@ def test_normalize_lang_keeps_supported_primary_tag(
 ) -> None:
     tag = sep.join([lang.upper() if upper else lang, *subtags])
     assert normalize_lang(tag, "zz") == lang
+
+
+BIDI = {"rlo": "\u202e", "lre": "\u202a", "lri": "\u2066", "pdi": "\u2069"}
+
+
+@BOTH
+@pytest.mark.parametrize("char", BIDI.values(), ids=BIDI.keys())
+def test_bidirectional_overrides_are_refused_in_names(model: type[BaseModel], char: str) -> None:
+    refused(model, "first_name", first_name=f"Ada{char}ecalevoL")
+
+
+def test_overlong_lang_falls_back_to_the_default() -> None:
+    member = Member(sub="1", first_name="A", last_name="B", email="a@example.com", lang="x" * 200)
+    claims = SpotClaims.for_member(member, issued_at=1, ttl_seconds=60, default_lang="de")
+    assert claims.lang == "de"
