@@ -28,8 +28,8 @@ RUN python -m pip wheel --wheel-dir /wheels . \
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
-# Where the source lives; override with --build-arg IMAGE_SOURCE=... if the repository moves.
-ARG IMAGE_SOURCE=https://github.com/meltingspot/spot-sso
+# Where the source lives: pass --build-arg IMAGE_SOURCE=<repository URL> when building releases.
+ARG IMAGE_SOURCE=""
 LABEL org.opencontainers.image.title="spot-sso" \
       org.opencontainers.image.description="Single sign-on token service for MeltingSpot communities" \
       org.opencontainers.image.source="${IMAGE_SOURCE}" \
