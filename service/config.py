@@ -8,8 +8,6 @@ environment variable that sets it.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import logging
 import os
 import re
@@ -17,12 +15,9 @@ import tomllib
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -31,7 +26,6 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -39,6 +33,8 @@ from pydantic_settings import (
 
 from service.claims import Lang, canonical_timezone
 from service.errors import ConfigError
+from service.identity.config import IdentityConfig
+from service.settings_fields import Section, StrList, read_secret_file
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
@@ -58,36 +54,12 @@ _PLACEHOLDER = re.compile(
 )
 
 
-def _string_list(value: Any) -> Any:
-    """Lists may come from the environment as JSON or as comma-separated text."""
-    if not isinstance(value, str):
-        return value
-    if value.lstrip().startswith("["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not a JSON list ({exc.msg})") from None
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-StrList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
-
-
-def read_secret_file(path: Path) -> SecretStr:
-    """The secret in ``path`` (a Docker or Kubernetes secret), trailing newline removed."""
-    return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
-
-
 def is_placeholder(secret: str) -> bool:
     """True for values such as ``changeme`` or ``<your-key>`` left from a template."""
     return bool(_PLACEHOLDER.match(secret.strip()))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SpotConfig(_Section):
+class SpotConfig(Section):
     """One MeltingSpot community this service issues tokens for."""
 
     id: str = Field(description="The Spot ID: the UUID after spot/ in the Spot's URL.")
@@ -151,7 +123,7 @@ def _origin(value: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-class ClientConfig(_Section):
+class ClientConfig(Section):
     """A product backend allowed to call ``POST /tokens`` with an API key."""
 
     key_sha256: StrList = Field(
@@ -167,55 +139,6 @@ class ClientConfig(_Section):
         if bad or not digests:
             raise ValueError("must be SHA-256 hex digests (64 hex characters each)")
         return digests
-
-
-class StaticUser(_Section):
-    """A user of the static adapter, in the shape of ``UserProfile``."""
-
-    id: str = Field(min_length=1, max_length=255)
-    email: str
-    first_name: str
-    last_name: str
-    title: str | None = None
-    avatar_url: str | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    groups: list[str] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
-
-
-class StaticAdapterConfig(_Section):
-    """Users from a file or inline, and an optional trusted header naming the user."""
-
-    users_file: Path | None = None
-    users: list[StaticUser] = Field(default_factory=list)
-    trusted_header: str | None = None
-    trusted_header_from: StrList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
-
-    @field_validator("trusted_header_from")
-    @classmethod
-    def _networks(cls, values: list[str]) -> list[str]:
-        try:
-            return [str(ipaddress.ip_network(value, strict=False)) for value in values]
-        except ValueError as exc:
-            raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
-
-
-class IdentityConfig(_Section):
-    """Where users come from: ``static``, or a host's own ``package.module:Class``."""
-
-    adapter: str = "static"
-    static: StaticAdapterConfig = Field(default_factory=StaticAdapterConfig)
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="Keyword arguments for a custom adapter class."
-    )
-
-    @field_validator("adapter")
-    @classmethod
-    def _adapter(cls, value: str) -> str:
-        if value in ("static",) or re.fullmatch(r"[\w.]+:\w+", value):
-            return value
-        raise ValueError("must be 'static' or an import path 'package.module:Class'")
 
 
 class Settings(BaseSettings):

@@ -16,8 +16,8 @@ import httpx
 from service.claims import Member, SpotClaims
 from service.config import Settings, SpotConfig
 from service.errors import FieldError, InvalidRequest, UnknownSpot
-from service.identity import build_adapter
 from service.identity.base import IdentityAdapter
+from service.identity.factory import build_adapter
 from service.observability import Metrics, audit_log
 from service.security import ApiClients
 from service.tokens import TokenIssuer, now

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.config import IdentityConfig, StaticAdapterConfig
 from service.errors import ConfigError
-from service.identity import build_adapter
 from service.identity.base import IdentityAdapter, SessionContext
+from service.identity.config import IdentityConfig, StaticAdapterConfig
+from service.identity.factory import build_adapter
 from service.identity.static import StaticAdapter
 
 ADA = {

@@ -1,0 +1,52 @@
+"""``build_adapter``: the adapter the settings name, by name or by import path."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import httpx
+
+from service.errors import ConfigError
+from service.identity.base import IdentityAdapter
+from service.identity.config import IdentityConfig
+
+_REQUIRED = (
+    "resolve_session",
+    "fetch_user",
+    "login_redirect",
+    "forwarded_headers",
+    "ready",
+    "aclose",
+)
+
+
+def build_adapter(config: IdentityConfig, http: httpx.AsyncClient) -> IdentityAdapter:
+    """The adapter ``config`` names, ready to use; ``ConfigError`` when it cannot be built."""
+    if config.adapter == "static":
+        from service.identity.static import StaticAdapter
+
+        return StaticAdapter.from_config(config.static)
+    return _custom_adapter(config.adapter, config.options, http)
+
+
+def _custom_adapter(path: str, options: dict[str, Any], http: httpx.AsyncClient) -> IdentityAdapter:
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError([f"identity.adapter: cannot import {path!r} ({exc})"]) from None
+    try:
+        factory = getattr(cls, "from_options", None)
+        adapter = factory(options, http) if factory else cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError([f"identity.options: {path} refused them ({exc})"]) from None
+    missing = [name for name in _REQUIRED if not callable(getattr(adapter, name, None))]
+    if missing:
+        raise ConfigError(
+            [
+                f"identity.adapter: {path} lacks {', '.join(missing)} "
+                "(extend service.identity.base.AdapterBase for the optional ones)"
+            ]
+        )
+    return adapter  # type: ignore[no-any-return]
