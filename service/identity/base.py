@@ -70,6 +70,9 @@ class IdentityAdapter(Protocol):
     def login_redirect(self, return_to: str) -> str | None:
         """Where to send a browser that is not logged in (None: show our own page)."""
 
+    def forwarded_cookies(self) -> frozenset[str]:
+        """Names of the browser cookies ``resolve_session`` needs."""
+
     def forwarded_headers(self) -> frozenset[str]:
         """Lower-case names of the browser headers ``resolve_session`` needs."""
 
@@ -85,6 +88,9 @@ class AdapterBase:
 
     def login_redirect(self, return_to: str) -> str | None:
         return None
+
+    def forwarded_cookies(self) -> frozenset[str]:
+        return frozenset()
 
     def forwarded_headers(self) -> frozenset[str]:
         return frozenset()

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from service.settings_fields import Section, StrList
+from service.settings_fields import Section, StrList, read_secret_file
 
 
 class StaticUser(Section):
@@ -44,11 +44,82 @@ class StaticAdapterConfig(Section):
             raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
 
 
+class ProfileFields(Section):
+    """Dotted paths in the host's JSON profile for each ``UserProfile`` field."""
+
+    id: str = "id"
+    email: str = "email"
+    first_name: str = "first_name"
+    last_name: str = "last_name"
+    title: str = "title"
+    avatar_url: str = "avatar_url"
+    locale: str = "locale"
+    timezone: str = "timezone"
+    groups: str = "groups"
+
+
+class HttpAdapterConfig(Section):
+    """A host platform with a REST API: session and lookup endpoints, a login page."""
+
+    session_url: str | None = Field(
+        default=None, description="GET with the browser's forwarded cookies and headers."
+    )
+    user_url: str | None = Field(default=None, description="GET; must contain {user_id}.")
+    login_url: str | None = Field(default=None, description="Must contain {return_to}.")
+    forward_cookies: StrList = Field(default_factory=list)
+    forward_headers: StrList = Field(default_factory=list)
+    token: SecretStr | None = Field(default=None, description="Service credential for user_url.")
+    token_file: Path | None = None
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    profile_path: str = Field(default="", description="Where the profile sits in the reply.")
+    fields: ProfileFields = Field(default_factory=ProfileFields)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    retry_on_connect_error: bool = True
+    max_response_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+    user_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
+    session_cache_ttl_seconds: float = Field(default=0.0, ge=0, le=300)
+
+    @field_validator("session_url", "user_url", "login_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/?#\s]+", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _header_names(cls, values: list[str]) -> list[str]:
+        if any(name.lower() in ("host", "content-length", "connection") for name in values):
+            raise ValueError("Host, Content-Length and Connection cannot be forwarded")
+        return [name.lower() for name in values]
+
+    @model_validator(mode="after")
+    def _complete(self) -> HttpAdapterConfig:
+        if self.session_url is None and self.user_url is None:
+            raise ValueError("set session_url, user_url or both")
+        if self.user_url is not None and "{user_id}" not in self.user_url:
+            raise ValueError("user_url must contain {user_id}")
+        if self.login_url is not None and "{return_to}" not in self.login_url:
+            raise ValueError("login_url must contain {return_to}")
+        if self.session_url and not (self.forward_cookies or self.forward_headers):
+            raise ValueError("session_url needs forward_cookies or forward_headers")
+        if self.token_file is not None:
+            try:
+                self.token = read_secret_file(self.token_file)
+            except OSError as exc:
+                raise ValueError(f"token_file: cannot read it ({exc.strerror})") from None
+        return self
+
+
 class IdentityConfig(Section):
-    """Where users come from: ``static``, or a host's own ``package.module:Class``."""
+    """Where users come from: ``static``, ``http``, or a host's own ``package.module:Class``."""
 
     adapter: str = "static"
     static: StaticAdapterConfig = Field(default_factory=StaticAdapterConfig)
+    http: HttpAdapterConfig | None = None
     options: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for a custom adapter class."
     )
@@ -56,6 +127,12 @@ class IdentityConfig(Section):
     @field_validator("adapter")
     @classmethod
     def _adapter(cls, value: str) -> str:
-        if value in ("static",) or re.fullmatch(r"[\w.]+:\w+", value):
+        if value in ("static", "http") or re.fullmatch(r"[\w.]+:\w+", value):
             return value
-        raise ValueError("must be 'static' or an import path 'package.module:Class'")
+        raise ValueError("must be 'static', 'http' or an import path 'package.module:Class'")
+
+    @model_validator(mode="after")
+    def _adapter_table(self) -> IdentityConfig:
+        if self.adapter == "http" and self.http is None:
+            raise ValueError("adapter = 'http' needs an [identity.http] table")
+        return self

@@ -15,6 +15,7 @@ _REQUIRED = (
     "resolve_session",
     "fetch_user",
     "login_redirect",
+    "forwarded_cookies",
     "forwarded_headers",
     "ready",
     "aclose",
@@ -27,6 +28,11 @@ def build_adapter(config: IdentityConfig, http: httpx.AsyncClient) -> IdentityAd
         from service.identity.static import StaticAdapter
 
         return StaticAdapter.from_config(config.static)
+    if config.adapter == "http":
+        from service.identity.http import HttpAdapter
+
+        assert config.http is not None  # IdentityConfig requires the table
+        return HttpAdapter(config.http, http)
     return _custom_adapter(config.adapter, config.options, http)
 
 
