@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from service import __version__, problems
-from service.api import ops, tokens
+from service.api import authorize, ops, tokens
 from service.config import Settings, load_settings
 from service.identity.base import IdentityAdapter
 from service.observability import RequestContext, configure_logging
@@ -63,6 +63,7 @@ def create_app(
     app.state.runtime = runtime
     problems.install(app)
     app.include_router(tokens.router)
+    app.include_router(authorize.router)
     app.include_router(ops.router)
     app.add_middleware(RequestContext, metrics=runtime.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -34,6 +34,7 @@ from pydantic_settings import (
 from service.claims import Lang, canonical_timezone
 from service.errors import ConfigError
 from service.identity.config import IdentityConfig
+from service.redirects import RedirectRefused, check_redirect_url
 from service.settings_fields import Section, StrList, read_secret_file
 
 ENV_PREFIX: Final = "SPOT_SSO_"
@@ -71,6 +72,11 @@ class SpotConfig(Section):
     redirect_origins: StrList = Field(default_factory=lambda: [MELTINGSPOT_ORIGIN])
     default_lang: Lang = "en"
     default_timezone: str = "Europe/Paris"
+    entry_url: str | None = Field(
+        default=None,
+        description="Where GET /authorize sends a browser that brings no redirectUrl "
+        "(the 'from the app' flow): the Spot's SSO URL on an allowed origin.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -94,6 +100,15 @@ class SpotConfig(Section):
     @classmethod
     def _origins(cls, values: list[str]) -> list[str]:
         return [_origin(value) for value in values]
+
+    @model_validator(mode="after")
+    def _entry_url(self) -> SpotConfig:
+        if self.entry_url is not None:
+            try:
+                self.entry_url = check_redirect_url(self.entry_url, self.redirect_origins)
+            except RedirectRefused as exc:
+                raise ValueError(f"entry_url: {str(exc).removeprefix('redirectUrl ')}") from None
+        return self
 
     @model_validator(mode="after")
     def _key_from_file(self) -> SpotConfig:

@@ -5,6 +5,12 @@ Hierarchy::
     ServiceError                      500 internal-error
     ├── ConfigError                   (start-up only: never reaches HTTP)
     ├── InvalidRequest                422 invalid-request
+    ├── BadBrowserRequest             400 (the browser flow's refusals)
+    │   ├── InvalidRedirect           400 invalid-redirect
+    │   ├── SpotRequired              400 spot-required
+    │   ├── SpotMismatch              400 spot-mismatch
+    │   └── NoDestination             400 no-destination
+    ├── NotLoggedIn                   401 not-logged-in
     ├── AuthenticationError           401
     │   ├── MissingApiKey             401 missing-api-key
     │   └── InvalidApiKey             401 invalid-api-key
@@ -66,6 +72,46 @@ class InvalidRequest(ServiceError):
         summary = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors)
         super().__init__(detail or f"The request is invalid: {summary}")
         self.errors = errors
+
+
+class BadBrowserRequest(ServiceError):
+    """``GET /authorize`` cannot go on with what the browser brought."""
+
+    status = 400
+    slug = "bad-request"
+    title = "This sign-in link cannot be used"
+
+
+class InvalidRedirect(BadBrowserRequest):
+    slug = "invalid-redirect"
+    title = "This sign-in link is not allowed"
+
+
+class SpotRequired(BadBrowserRequest):
+    slug = "spot-required"
+    title = "Which community?"
+
+
+class SpotMismatch(BadBrowserRequest):
+    slug = "spot-mismatch"
+    title = "This sign-in link names two communities"
+
+
+class NoDestination(BadBrowserRequest):
+    slug = "no-destination"
+    title = "Nowhere to go after signing in"
+
+
+class NotLoggedIn(ServiceError):
+    """The browser has no session on the host platform, and no login page to go to."""
+
+    status = 401
+    slug = "not-logged-in"
+    title = "You are not signed in"
+
+    def __init__(self, detail: str, login_url: str | None = None) -> None:
+        super().__init__(detail)
+        self.login_url = login_url
 
 
 class AuthenticationError(ServiceError):

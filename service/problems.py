@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -24,6 +24,7 @@ from service.errors import (
     ServiceError,
     field_errors,
 )
+from service.pages import page
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_PREFIX: Final = "urn:spot-sso:problem:"
@@ -113,8 +114,39 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+_HINTS: Final = {
+    "invalid-redirect": "Go back to the community and use its sign-in button again.",
+    "not-logged-in": "Sign in on the host platform, then use the community's sign-in button.",
+    "identity-unavailable": "The host platform did not answer: try again in a minute.",
+    "identity-bad-response": "The host platform answered with an error: try again later.",
+    "unusable-profile": "Your profile on the host platform lacks details the community "
+    "needs (name or email): complete it, then try again.",
+    "user-not-allowed": "Your account on the host platform does not include this community.",
+}
+
+
+def _is_browser_route(request: Request) -> bool:
+    return "browser" in getattr(request.scope.get("route"), "tags", ())
+
+
+def _page(request: Request, exc: ServiceError) -> Response:
+    login_url = getattr(exc, "login_url", None)
+    return page(
+        exc.status,
+        exc.title,
+        exc.detail,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        hint=_HINTS.get(exc.slug),
+        link=(login_url, "Sign in again") if login_url else None,
+    )
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
+    if _is_browser_route(request):
+        if exc.status >= 500:
+            log.warning("%s: %s", exc.slug, exc.detail, extra={"problem": exc.slug})
+        return _page(request, exc)
     headers = None
     if isinstance(exc, AuthenticationError):
         challenge = REALM + (', error="invalid_token"' if isinstance(exc, InvalidApiKey) else "")
@@ -132,7 +164,7 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     content_type = request.headers.get("content-type", "application/json")
     if not _is_json(content_type):
@@ -173,10 +205,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, slug, title, detail, headers=headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error(
         "unexpected %s", type(exc).__name__, exc_info=exc, extra={"problem": "internal-error"}
     )
+    if _is_browser_route(request):
+        return _page(request, ServiceError("Something went wrong on our side."))
     return problem(
         request,
         500,

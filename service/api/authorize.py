@@ -1,0 +1,161 @@
+"""``GET /authorize``: the browser flow, the page MeltingSpot's "Log in with SSO" opens.
+
+Find the Spot and where to send the browser, check both, find the host platform's user
+from the browser's session, mint, and answer ``302`` to the Spot with the token. A
+browser that is not logged in goes to the host's login page first, with a ``return_to``
+built from ``public_url`` that brings it back here. Anything wrong gets a small page,
+never a redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+
+from service.api.deps import RuntimeDep
+from service.config import SpotConfig
+from service.errors import (
+    InvalidRedirect,
+    NoDestination,
+    NotLoggedIn,
+    SpotMismatch,
+    SpotRequired,
+)
+from service.identity.base import SessionContext
+from service.mapping import member_from_profile
+from service.redirects import (
+    RedirectRefused,
+    check_redirect_url,
+    check_referrer,
+    spot_id_in,
+    with_token,
+)
+from service.runtime import Runtime
+
+router = APIRouter(tags=["browser"])
+
+AFTER_LOGIN: Final = "afterLogin"
+_PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
+
+
+@router.get(
+    "/authorize",
+    name="authorize",
+    summary="Sign a browser in to a Spot (redirect flow)",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={
+        302: {"description": "To the Spot with `token`, or to the host platform's login page."},
+        400: {"description": "An HTML page: the link cannot be used (redirectUrl refused...)."},
+        401: {"description": "An HTML page: not signed in on the host platform."},
+        403: {"description": "An HTML page: the host platform does not let this user in."},
+        404: {"description": "An HTML page: unknown Spot."},
+        502: {"description": "An HTML page: the host platform answered badly."},
+        503: {"description": "An HTML page: the host platform is unavailable."},
+    },
+)
+async def authorize(
+    request: Request,
+    runtime: RuntimeDep,
+    redirect_url: Annotated[
+        str | None, Query(alias="redirectUrl", description="MeltingSpot's callback URL.")
+    ] = None,
+    referrer_url: Annotated[
+        str | None, Query(alias="referrerUrl", description="Force the page to land on.")
+    ] = None,
+    spot: Annotated[str | None, Query(description="Spot alias or Spot ID.")] = None,
+) -> RedirectResponse:
+    """Send the browser to the Spot with a fresh token, after the host's login if needed.
+
+    With `redirectUrl` (flow "from the Spot") the token goes there; without it (flow
+    "from the app") it goes to the Spot's configured `entry_url`. A forced
+    `referrerUrl` must be a path inside the Spot. Errors are HTML pages, never redirects.
+    """
+    _refuse_repeated_params(request)
+    alias, config = _spot(runtime, spot, redirect_url)
+    destination = _destination(config, redirect_url)
+    referrer = _referrer(config, referrer_url)
+    profile = await runtime.adapter.resolve_session(_session(request, runtime))
+    if profile is None:
+        return _login_bounce(request, runtime)
+    issued = runtime.issue(alias, member_from_profile(profile), flow="authorize")
+    return RedirectResponse(with_token(destination, issued.token, referrer), status_code=302)
+
+
+def _refuse_repeated_params(request: Request) -> None:
+    for name in _PARAMS:
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidRedirect(f"The link gives {name} more than once.")
+
+
+def _spot(runtime: Runtime, ref: str | None, redirect_url: str | None) -> tuple[str, SpotConfig]:
+    named_id = spot_id_in(redirect_url) if redirect_url else None
+    if ref is not None:
+        alias, config = runtime.spot(ref)
+        if named_id is not None and named_id != config.id:
+            raise SpotMismatch(
+                f"spot names {alias!r} but redirectUrl goes to another Spot ({named_id})."
+            )
+        return alias, config
+    if named_id is not None:
+        return runtime.spot(named_id)
+    if len(runtime.settings.spots) == 1:
+        return next(iter(runtime.settings.spots.items()))
+    raise SpotRequired(
+        "This service serves several communities and the link does not say which: "
+        "add spot=<alias or Spot ID> to the authorisation URL."
+    )
+
+
+def _destination(config: SpotConfig, redirect_url: str | None) -> str:
+    if redirect_url is None:
+        if config.entry_url is None:
+            raise NoDestination(
+                "The link has no redirectUrl and this Spot has no entry_url configured."
+            )
+        return config.entry_url
+    try:
+        return check_redirect_url(redirect_url, config.redirect_origins)
+    except RedirectRefused as exc:
+        raise InvalidRedirect(f"{exc}.") from None
+
+
+def _referrer(config: SpotConfig, referrer_url: str | None) -> str | None:
+    if referrer_url is None:
+        return None
+    try:
+        return check_referrer(referrer_url, config.id)
+    except RedirectRefused as exc:
+        raise InvalidRedirect(f"{exc}.") from None
+
+
+def _session(request: Request, runtime: Runtime) -> SessionContext:
+    """Only the cookies and headers the adapter asked for; nothing else leaves the request."""
+    cookies = runtime.adapter.forwarded_cookies()
+    headers = runtime.adapter.forwarded_headers()
+    return SessionContext(
+        cookies={name: value for name, value in request.cookies.items() if name in cookies},
+        headers={name: request.headers[name] for name in headers if name in request.headers},
+        client_ip=request.client.host if request.client else None,
+    )
+
+
+def _login_bounce(request: Request, runtime: Runtime) -> RedirectResponse:
+    """To the host's login page, once; a second visit without a session gets a page."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k in _PARAMS]
+    return_to = f"{runtime.settings.public_url}/authorize?" + urlencode(
+        [(k, v) for k, v in params if k != AFTER_LOGIN] + [(AFTER_LOGIN, "1")]
+    )
+    login = runtime.adapter.login_redirect(return_to)
+    if login is None:
+        raise NotLoggedIn("You need to be signed in on the host platform to enter this community.")
+    if AFTER_LOGIN in request.query_params:
+        raise NotLoggedIn(
+            "You came back from the host platform's sign-in page, but it still does not "
+            "know you: your browser may be refusing its cookies.",
+            login_url=login,
+        )
+    return RedirectResponse(login, status_code=302)
