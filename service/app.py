@@ -65,7 +65,7 @@ def create_app(
     app.include_router(tokens.router)
     app.include_router(authorize.router)
     app.include_router(ops.router)
-    app.add_middleware(RequestContext, metrics=runtime.metrics)
+    app.add_middleware(RequestContext, metrics=runtime.metrics, on_error=problems.unexpected)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -78,7 +78,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
-        app.openapi_schema = problems.fix_openapi(document)
+        app.openapi_schema = problems.fix_openapi(document, models=(tokens.TokenRequest,))
     return app.openapi_schema
 
 

@@ -29,6 +29,9 @@ from service.tokens import InvalidToken
 EXIT_INVALID = 1
 EXIT_CONFIG = 2
 STDIN = "-"
+NO_SPOTS = (
+    "spots: no Spot is configured; add a [spots.<alias>] table (or SPOT_SSO_SPOTS__<ALIAS>__ID)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     demo = demo_values_in(settings)
     if demo:
         raise ConfigError([*demo, "the demo's public keys are refused outside `spot-sso demo`"])
+    if not settings.spots:
+        raise ConfigError([NO_SPOTS])
     _check_runtime(settings)
     return _run_uvicorn("service.app:app_from_environment", args, settings)
 
@@ -213,7 +218,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if demo:
         raise ConfigError([*demo, "`spot-sso serve` refuses the demo's public keys"])
     if not settings.spots:
-        raise ConfigError(["spots: no Spot is configured; add a [spots.<alias>] table"])
+        raise ConfigError([NO_SPOTS])
     return 0
 
 
@@ -259,16 +264,17 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = command(name, handler, text)
         sub.add_argument("--host", default=host, help=f"address to bind (default: {host})")
+        # String defaults go through `type` too, so a bad $SPOT_SSO_PORT is a usage error.
         sub.add_argument(
             "--port",
-            type=int,
-            default=int(os.environ.get("SPOT_SSO_PORT", 8000)),
+            type=_bounded(1, 65535),
+            default=os.environ.get("SPOT_SSO_PORT", "8000"),
             help="port (default: 8000, or $SPOT_SSO_PORT)",
         )
         sub.add_argument(
             "--workers",
-            type=int,
-            default=int(os.environ.get("SPOT_SSO_WORKERS", 1)),
+            type=_bounded(1, 64),
+            default=os.environ.get("SPOT_SSO_WORKERS", "1"),
             help="worker processes (default: 1, or $SPOT_SSO_WORKERS)",
         )
 
@@ -305,6 +311,19 @@ def _parser() -> argparse.ArgumentParser:
     openapi = command("openapi", cmd_openapi, "Write the OpenAPI document.", config=False)
     openapi.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     return parser
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
 
 
 def _demo_flag(parser: argparse.ArgumentParser) -> None:

@@ -48,11 +48,12 @@ log = logging.getLogger(__name__)
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _PLACEHOLDER = re.compile(
-    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|"
+    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|(?:todo|fixme)\b.*|"
     r".*(?:change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]?(?:private[-_ ]?)?key|"
-    r"insert[-_ ]?key|secret[-_ ]?here|todo|fixme).*|secret|password|key|private[-_ ]?key)$",
+    r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]).*|secret|password|key|private[-_ ]?key)$",
     re.IGNORECASE,
 )
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|key|credential|auth", re.IGNORECASE)
 
 
 def is_placeholder(secret: str) -> bool:
@@ -223,8 +224,17 @@ class Settings(BaseSettings):
         return next(((a, s) for a, s in self.spots.items() if s.id == wanted), None)
 
     def redacted(self) -> dict[str, Any]:
-        """The effective configuration as JSON-ready data, every secret masked."""
-        return self.model_dump(mode="json")
+        """The effective configuration as JSON-ready data, every secret masked.
+
+        Typed secrets mask themselves; a custom adapter's ``options`` are free-form, so
+        any option whose name looks secret is masked too.
+        """
+        data = self.model_dump(mode="json")
+        options = data["identity"]["options"]
+        for name in options:
+            if _SECRET_NAME.search(name):
+                options[name] = "**********"
+        return data
 
 
 def env_name(*path: str) -> str:
@@ -247,7 +257,10 @@ def _spot_problems(spots: Mapping[str, SpotConfig]) -> list[str]:
                 f"({spot.max_token_ttl_seconds})"
             )
         if spot.id in seen_ids:
-            problems.append(f"{where}.id: same Spot ID as spots.{seen_ids[spot.id]}")
+            problems.append(
+                f"{where}.id ({env_name('spots', alias, 'id')}): same Spot ID as "
+                f"spots.{seen_ids[spot.id]}"
+            )
         seen_ids.setdefault(spot.id, alias)
     return problems
 
@@ -284,7 +297,8 @@ def _client_problems(settings: Settings) -> list[str]:
         for digest in client.key_sha256:
             if digest in owners:
                 problems.append(
-                    f"clients.{name}.key_sha256: the same key digest is used by "
+                    f"clients.{name}.key_sha256 ({env_name('clients', name, 'key_sha256')}): "
+                    "the same key digest is used by "
                     f"clients.{owners[digest]}; every API key must be unique"
                 )
             owners.setdefault(digest, name)

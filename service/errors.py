@@ -11,6 +11,7 @@ Hierarchy::
     │   ├── SpotMismatch              400 spot-mismatch
     │   └── NoDestination             400 no-destination
     ├── NotLoggedIn                   401 not-logged-in
+    ├── UnsupportedMediaType          415 unsupported-media-type
     ├── AuthenticationError           401
     │   ├── MissingApiKey             401 missing-api-key
     │   └── InvalidApiKey             401 invalid-api-key
@@ -72,6 +73,12 @@ class InvalidRequest(ServiceError):
         summary = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors)
         super().__init__(detail or f"The request is invalid: {summary}")
         self.errors = errors
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class BadBrowserRequest(ServiceError):

@@ -101,12 +101,16 @@ class RequestContext:
     """Pure ASGI middleware: request id, access line, timing, and the default headers.
 
     Every response is ``no-store`` and ``nosniff`` unless the route says otherwise: a
-    token service has nothing a cache should keep.
+    token service has nothing a cache should keep. An unexpected exception becomes the
+    response ``on_error`` builds, so it carries the same headers as any other.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, on_error: Callable[[Scope, Exception], ASGIApp]
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.on_error = on_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,7 +119,7 @@ class RequestContext:
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500
+        status = 0
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -129,8 +133,12 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if status:  # the response had begun: nothing sensible can follow
+                raise
+            await self.on_error(scope, exc)(scope, receive, send_with_id)
         finally:
-            self._record(scope, request_id, status, time.perf_counter() - started)
+            self._record(scope, request_id, status or 500, time.perf_counter() - started)
 
     def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"

@@ -8,6 +8,7 @@ invalid input the list of ``errors`` (JSON pointer + detail), one per bad field.
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
@@ -16,13 +17,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from service.api.body import explain
 from service.errors import (
     AuthenticationError,
     FieldError,
     InvalidApiKey,
     InvalidRequest,
     ServiceError,
-    field_errors,
 )
 from service.pages import page
 
@@ -75,16 +76,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def fix_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """Problem answers are ``application/problem+json``, not FastAPI's default JSON."""
+def fix_openapi(
+    document: dict[str, Any], models: tuple[type[BaseModel], ...] = ()
+) -> dict[str, Any]:
+    """Problem answers are ``application/problem+json``; bodies read by hand get schemas."""
     for operation in _operations(document):
         for status, response in operation.get("responses", {}).items():
             content = response.get("content", {})
             if status.startswith(("4", "5")) and "application/json" in content:
                 response["content"] = {PROBLEM_JSON: content["application/json"]}
-    schemas = document.get("components", {}).get("schemas", {})
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
 
 
@@ -166,35 +174,8 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    content_type = request.headers.get("content-type", "application/json")
-    if not _is_json(content_type):
-        return problem(
-            request,
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            f"The body must be JSON: send 'Content-Type: application/json', not {content_type!r}.",
-        )
-    errors = [_explain(error) for error in exc.errors()]
+    errors = [explain(error, skip=1) for error in exc.errors()]
     return await _service_error(request, InvalidRequest(errors))
-
-
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
-def _explain(error: Any) -> FieldError:
-    kind, loc = error.get("type"), tuple(error.get("loc", ()))
-    if kind == "json_invalid":
-        return FieldError("", f"the body is not valid JSON ({error.get('ctx', {}).get('error')})")
-    if kind == "missing" and loc == ("body",):
-        return FieldError("", "a JSON body is required")
-    if kind == "model_attributes_type" and loc == ("body",):
-        return FieldError("", "the body must be a JSON object")
-    if kind == "extra_forbidden":
-        return FieldError(field_errors([error], skip=1)[0].pointer, "unknown field")
-    return field_errors([error], skip=1)[0]
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -205,7 +186,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, slug, title, detail, headers=headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+def unexpected(scope: MutableMapping[str, Any], exc: Exception) -> Response:
+    """The answer to an exception nothing else handled: logged, then a bare 500."""
+    request = Request(scope)
     log.error(
         "unexpected %s", type(exc).__name__, exc_info=exc, extra={"problem": "internal-error"}
     )
@@ -225,4 +208,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

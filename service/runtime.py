@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -59,7 +60,10 @@ class Runtime:
         self.issuers = {alias: TokenIssuer(spot.key) for alias, spot in settings.spots.items()}
         self.metrics = Metrics()
         self.http = http or httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS, follow_redirects=False
+            timeout=HTTP_TIMEOUT,
+            limits=HTTP_LIMITS,
+            follow_redirects=False,
+            cookies=_NoCookies(),
         )
         self.adapter = adapter or build_adapter(settings.identity, self.http)
 
@@ -116,6 +120,13 @@ class Runtime:
             await self.adapter.aclose()
         finally:
             await self.http.aclose()
+
+
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing: one browser's host cookies must never reach another call."""
+
+    def __init__(self) -> None:
+        super().__init__(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def check_ttl(spot: SpotConfig, ttl_seconds: int | None) -> int:

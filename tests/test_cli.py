@@ -213,3 +213,39 @@ def test_openapi_file_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert operation_ids == ["authorize", "healthz", "issueToken", "metrics", "readyz"]
     assert "DEMO-ONLY" not in out
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000"])
+def test_bad_port_from_the_environment_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("SPOT_SSO_PORT", value)
+    with pytest.raises(SystemExit) as exc:
+        main(["serve"])
+    assert exc.value.code == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_without_a_spot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "empty.toml"
+    path.write_text('public_url = "https://sso.example.com"\n')
+    status, _, err = run(capsys, "serve", "--config", str(path))
+    assert status == 2 and "no Spot is configured" in err
+
+
+def test_check_config_masks_secret_looking_adapter_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "custom.toml"
+    path.write_text(
+        CONFIG.split("[[identity.static.users]]")[0]
+        + '[identity]\nadapter = "tests.api.fake_adapters:AnyOptions"\n'
+        + '[identity.options]\nbase_url = "https://host.example"\napi_token = "hunter2-secret"\n'
+    )
+    status, out, err = run(capsys, "check-config", "--config", str(path))
+    assert status == 0, err
+    options = json.loads(out)["identity"]["options"]
+    assert options == {"base_url": "https://host.example", "api_token": "**********"}
+    assert "hunter2-secret" not in out + err

@@ -218,8 +218,9 @@ def test_duplicate_key_digests() -> None:
     )
     with pytest.raises(ConfigError) as exc:
         load_settings(base=data)
-    assert "clients.portal.key_sha256: the same key digest is used by clients.billing" in problems(
-        exc
+    assert (
+        "clients.portal.key_sha256 (SPOT_SSO_CLIENTS__PORTAL__KEY_SHA256): the same key digest is used by clients.billing"
+        in problems(exc)
     )
 
 
@@ -232,7 +233,7 @@ def test_bad_digest() -> None:
 def test_duplicate_spot_ids() -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(base=settings_data(spots={"other": {"id": MAIN_ID}}))
-    assert "spots.other.id: same Spot ID as spots.main" in problems(exc)
+    assert "spots.other.id (SPOT_SSO_SPOTS__OTHER__ID): same Spot ID as spots.main" in problems(exc)
 
 
 def test_all_problems_are_reported_together() -> None:

@@ -50,3 +50,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 async def metrics(runtime: RuntimeDep) -> Response:
     """Metrics in the Prometheus text format."""
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+# Probes that use HEAD get the same answers, without a second OpenAPI operation.
+router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)

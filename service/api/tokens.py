@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from service.api.body import json_body
 from service.api.deps import ClientDep, RuntimeDep
 from service.claims import Member
 from service.config import TTL_CEILING
@@ -108,15 +109,24 @@ class TokenResponse(_CamelModel):
     name="issueToken",
     summary="Issue a token for a user",
     response_model=TokenResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}
+            },
+        }
+    },
     responses=problem_responses(401, 403, 404, 415, 422, 502, 503),
 )
-async def issue_token(body: TokenRequest, runtime: RuntimeDep, client: ClientDep) -> TokenResponse:
+async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) -> TokenResponse:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
 
     Name the user by `userId` (looked up on the host platform through the identity
     adapter) or give the whole profile as `user`. The reply is never cached
-    (`Cache-Control: no-store`).
+    (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
+    body = await json_body(request, TokenRequest)
     alias = _allowed_spot(runtime, client, body.spot)
     member = body.user or await _lookup(runtime, body.user_id or "")
     issued = runtime.issue(

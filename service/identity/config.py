@@ -94,6 +94,8 @@ class HttpAdapterConfig(Section):
     def _header_names(cls, values: list[str]) -> list[str]:
         if any(name.lower() in ("host", "content-length", "connection") for name in values):
             raise ValueError("Host, Content-Length and Connection cannot be forwarded")
+        if any(name.lower() == "cookie" for name in values):
+            raise ValueError("forward cookies by name with forward_cookies, not the Cookie header")
         return [name.lower() for name in values]
 
     @model_validator(mode="after")

@@ -65,10 +65,11 @@ class HttpAdapter(AdapterBase):
             return cached
         if cookies:
             headers["cookie"] = "; ".join(f"{n}={v}" for n, v in sorted(cookies.items()))
-        status, data = await self._get(self._config.session_url, headers, "session")
+        url = self._config.session_url
+        status, data = await self._get(url, headers, "session")
         if status in NOT_LOGGED_IN:
             return None
-        profile = self._profile(data)
+        profile = self._profile(data, url)
         self._sessions.put(key, profile)
         return profile
 
@@ -81,11 +82,11 @@ class HttpAdapter(AdapterBase):
         cached = self._users.get(user_id)
         if cached is not None:
             return cached
-        url = self._config.user_url.replace("{user_id}", quote(user_id, safe=""))
+        url = self._config.user_url.replace("{user_id}", _path_segment(user_id))
         status, data = await self._get(url, self._credential(), "user lookup")
         if status == 404:
             return None
-        profile = self._profile(data)
+        profile = self._profile(data, url)
         self._users.put(user_id, profile)
         return profile
 
@@ -135,7 +136,13 @@ class HttpAdapter(AdapterBase):
     async def _fetch(
         self, url: str, headers: dict[str, str], host: str, what: str
     ) -> tuple[int, Any]:
-        async with self._http.stream("GET", url, headers=headers, timeout=self._timeout) as reply:
+        # A request built here carries no cookie of the shared client, and nothing
+        # follows a redirect: the credential goes to the configured URL only.
+        request = httpx.Request(
+            "GET", url, headers=headers, extensions={"timeout": self._timeout.as_dict()}
+        )
+        reply = await self._http.send(request, stream=True, follow_redirects=False)
+        try:
             if reply.status_code in NOT_LOGGED_IN and what == "session":
                 return reply.status_code, None
             if reply.status_code == 404:
@@ -143,9 +150,11 @@ class HttpAdapter(AdapterBase):
             if reply.status_code != 200:
                 raise IdentityBadResponse(f"{host}: the {what} answered HTTP {reply.status_code}")
             body = await self._read_capped(reply, host, what)
+        finally:
+            await reply.aclose()
         try:
             return 200, json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd nesting
             raise IdentityBadResponse(f"{host}: the {what} answered invalid JSON") from None
 
     async def _read_capped(self, reply: httpx.Response, host: str, what: str) -> bytes:
@@ -162,11 +171,11 @@ class HttpAdapter(AdapterBase):
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _profile(self, data: Any) -> UserProfile:
+    def _profile(self, data: Any, url: str) -> UserProfile:
         """The ``UserProfile`` in the host's JSON, found by the configured dotted paths."""
         root = dig(data, self._config.profile_path) if self._config.profile_path else data
         if not isinstance(root, Mapping):
-            raise IdentityBadResponse("the host platform's answer holds no profile object")
+            raise IdentityBadResponse(f"{_host(url)}: the answer holds no profile object")
         paths = self._config.fields.model_dump()
         values = {name: dig(root, path) for name, path in paths.items()}
         fields = {
@@ -202,10 +211,15 @@ def _scalar(value: Any) -> Any:
 
 
 def _string_list(value: Any) -> list[str]:
+    """Group names: strings and integers; booleans, floats and objects are not names."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [str(_scalar(item)) for item in value if isinstance(item, str | int)]
+        return [
+            str(item)
+            for item in value
+            if isinstance(item, str | int) and not isinstance(item, bool)
+        ]
     return []
 
 
@@ -222,8 +236,18 @@ def _session_key(cookies: Mapping[str, str], headers: Mapping[str, str]) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def _path_segment(value: str) -> str:
+    """``value`` as one path segment: everything encoded, and '.'/'..' too (RFC 3986 5.2.4)."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
+
+
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or "the host platform"
+    """Host and port of ``url``; never its user name or password."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "the host platform"
+    return parts.hostname + (f":{parts.port}" if parts.port else "")
 
 
 def _reason(exc: httpx.HTTPError) -> str:

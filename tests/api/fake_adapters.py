@@ -49,3 +49,16 @@ class Incomplete:
 
     async def fetch_user(self, user_id: str) -> None:
         return None
+
+
+class AnyOptions(AdapterBase):
+    """Takes any options, as a host's adapter with credentials in its options would."""
+
+    def __init__(self, **options: object) -> None:
+        self.options = options
+
+    async def fetch_user(self, user_id: str) -> UserProfile | None:
+        return None
+
+    async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
+        return None

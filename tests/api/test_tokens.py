@@ -380,9 +380,7 @@ async def test_unexpected_error_is_a_plain_500() -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         response = await http.post("/tokens", json={"userId": "u-1"}, headers=bearer(BILLING_KEY))
-    assert response.status_code == 500
-    body = response.json()
-    assert body["type"] == "urn:spot-sso:problem:internal-error"
+    assert_problem(response, 500, "internal-error")
     assert "Traceback" not in response.text and "main-spot-test-key" not in response.text
 
 
@@ -400,3 +398,30 @@ async def test_request_id_is_honoured_or_created(client: httpx.AsyncClient) -> N
     hostile = await client.get("/healthz", headers={"X-Request-ID": "a b\x7f" + "x" * 200})
     assert hostile.headers["x-request-id"] != "a b"
     assert len(hostile.headers["x-request-id"]) == 32
+
+
+async def test_the_key_is_checked_before_the_body_is_read(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/tokens", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 401, "missing-api-key")
+
+
+async def test_json_without_content_type_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/tokens", content=b'{"userId": "u-1"}', headers=bearer(BILLING_KEY)
+    )
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "application/problem+json"]
+)
+async def test_json_content_types(client: httpx.AsyncClient, content_type: str) -> None:
+    response = await client.post(
+        "/tokens",
+        content=b'{"userId": "u-1"}',
+        headers={**bearer(BILLING_KEY), "content-type": content_type},
+    )
+    assert response.status_code == 200

@@ -1,0 +1,203 @@
+"""The demo's mock of MeltingSpot: a Spot page with SSO links and the SSO callback.
+
+Mounted at ``/demo/spot`` by ``spot-sso demo``. It does what MeltingSpot does with a
+token: verify it with the Spot's private key and read the member from its claims.
+The callback page shows every claim and where the member would land; it never shows
+the token itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from html import escape
+from typing import Any, Final
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import SecretStr
+
+from service.tokens import InvalidToken, TokenIssuer
+
+MOUNT_PATH: Final = "/demo/spot"
+CALLBACK_PATH: Final = "/sso/callback"
+CSP: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS: Final[dict[str, str]] = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    # The callback URL holds the token: never send it on in a Referer.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+STYLE: Final = """
+body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f4f3ff; color: #1d2330; }
+.banner { background: #b42318; color: #fff; text-align: center; padding: .4rem;
+  font-weight: 600; letter-spacing: .05em; }
+main { max-width: 46rem; margin: 2rem auto; padding: 1.5rem 2rem; background: #fff;
+  border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
+h1 { font-size: 1.4rem; margin-top: 0; }
+.button { display: inline-block; padding: .6rem 1.1rem; border-radius: 8px; margin: .3rem .5rem
+  .3rem 0; background: #6941c6; color: #fff; text-decoration: none; font-weight: 600; }
+.button.secondary { background: #fff; color: #6941c6; border: 1px solid #6941c6; }
+.muted { color: #5d6679; font-size: .9rem; }
+.error { padding: .6rem .9rem; border-radius: 8px; background: #fef3f2; color: #b42318; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; font-size: .95rem; }
+th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #eaecf0;
+  vertical-align: top; }
+td code, p code { background: #f2f4f7; padding: 0 .25rem; border-radius: 4px;
+  word-break: break-all; }
+#landing { padding: .6rem .9rem; border-radius: 8px; background: #ecfdf3; }
+"""
+
+
+def create_spot_app(
+    spot_id: str,
+    private_key: str,
+    public_url: str,
+    *,
+    spot_alias: str = "demo",
+    mount_path: str = MOUNT_PATH,
+) -> FastAPI:
+    """A mock MeltingSpot for the Spot ``spot_id`` (alias ``spot_alias`` in spot-sso).
+
+    ``public_url`` is spot-sso's public URL: the links go to its ``/authorize`` and the
+    callback is ``{public_url}{mount_path}/sso/callback``.
+    """
+    issuer = TokenIssuer(SecretStr(private_key))
+    origin = public_url.rstrip("/")
+    home_url = f"{origin}{mount_path.rstrip('/')}/"
+    from_spot = sso_login_url(public_url, spot_id, spot_alias=spot_alias, mount_path=mount_path)
+    from_app = (
+        f"{origin}/authorize?spot={quote(spot_alias, safe='')}"
+        f"&referrerUrl={quote(f'/spot/{spot_id}/events', safe='/')}"
+    )
+
+    app = FastAPI(
+        title="Mock Spot",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> Response:
+        return _page(
+            "Mock Spot",
+            "<h1>Mock Spot (stands in for go.meltingspot.io)</h1>"
+            f'<p class="muted">Spot <code>{escape(spot_id)}</code>. On the real Spot, '
+            "Login/Join sends the browser to the SSO authorisation URL with a "
+            "<code>redirectUrl</code>; spot-sso brings it back here with a token.</p>"
+            f'<p><a class="button" id="sso-login" href="{escape(from_spot)}">Log in with SSO</a>'
+            f'<a class="button secondary" id="from-app" href="{escape(from_app)}">'
+            "Open from the app</a></p>"
+            '<p class="muted">"Open from the app" is the link a host app shows: spot-sso '
+            "sends the user to the Spot's SSO entry URL, landing on the events page.</p>",
+        )
+
+    @app.get(CALLBACK_PATH, include_in_schema=False)
+    async def sso_callback(request: Request) -> Response:
+        token = request.query_params.get("token")
+        referrer = request.query_params.get("referrerUrl")
+        if not token:
+            return _error_page("The callback URL has no token parameter.", 400, home_url)
+        try:
+            claims = issuer.verify(token)
+        except InvalidToken as exc:  # ExpiredToken included: the message says which
+            return _error_page(f"The token was refused: {exc}.", 401, home_url)
+        return _page("Mock Spot: welcome", _welcome_body(claims, referrer, home_url))
+
+    return app
+
+
+def callback_url(public_url: str, mount_path: str = MOUNT_PATH) -> str:
+    """The mock Spot's SSO callback: the demo Spot's entry URL and ``redirectUrl`` base."""
+    return f"{public_url.rstrip('/')}{mount_path.rstrip('/')}{CALLBACK_PATH}"
+
+
+def sso_login_url(
+    public_url: str, spot_id: str, *, spot_alias: str = "demo", mount_path: str = MOUNT_PATH
+) -> str:
+    """What MeltingSpot's Login button opens: ``/authorize`` with a ``redirectUrl``.
+
+    The ``redirectUrl`` carries a ``referrerUrl`` (the Spot's lives page), as
+    MeltingSpot's does.
+    """
+    redirect = (
+        f"{callback_url(public_url, mount_path)}"
+        f"?referrerUrl={quote(f'/spot/{spot_id}/lives', safe='/')}"
+    )
+    return (
+        f"{public_url.rstrip('/')}/authorize?spot={quote(spot_alias, safe='')}"
+        f"&redirectUrl={quote(redirect, safe='')}"
+    )
+
+
+def _welcome_body(claims: dict[str, Any], referrer: str | None, home_url: str) -> str:
+    name = f"{_text(claims.get('firstName', ''))} {_text(claims.get('lastName', ''))}".strip()
+    rows = "".join(
+        f'<tr><th scope="row"><code>{escape(claim)}</code></th>'
+        f'<td data-claim="{escape(claim)}">{escape(_text(value))}</td>'
+        f'<td class="muted">{escape(_note(claim, value))}</td></tr>'
+        for claim, value in claims.items()
+    )
+    landing = (
+        f"You would land on: {escape(referrer)}"
+        if referrer
+        else "You would land on: the Spot's home page (no referrerUrl)"
+    )
+    return (
+        f"<h1>Welcome, {escape(name)}</h1>"
+        '<p class="muted">The token verified with this Spot\'s private key. '
+        "MeltingSpot would create this member if it does not know them yet "
+        "(or log them in, without updating the profile, if it does):</p>"
+        '<table><thead><tr><th scope="col">claim</th><th scope="col">value</th>'
+        f'<th scope="col">note</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<p id="landing">{landing}</p>'
+        f'<p><a href="{escape(home_url)}">Back to the mock Spot</a></p>'
+    )
+
+
+def _text(value: Any) -> str:
+    """A claim value as text: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _note(claim: str, value: Any) -> str:
+    if claim in ("iat", "exp", "nbf") and isinstance(value, int | float):
+        try:
+            moment = datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return ""
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return ""
+
+
+def _error_page(message: str, status: int, home_url: str) -> HTMLResponse:
+    return _page(
+        "Mock Spot: SSO failed",
+        "<h1>SSO login failed</h1>"
+        f'<p class="error" id="error">{escape(message)}</p>'
+        f'<p><a href="{escape(home_url)}">Back to the mock Spot</a></p>',
+        status,
+    )
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    document = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        '<div class="banner" role="note">DEMO — not for production</div>'
+        f"<main>{body}</main></body></html>"
+    )
+    return HTMLResponse(
+        document,
+        status_code=status,
+        headers=PAGE_HEADERS,
+        media_type="text/html; charset=utf-8",
+    )
