@@ -19,7 +19,15 @@ from pydantic import ValidationError
 from service import __version__
 from service.claims import WIRE_NAMES, Member
 from service.config import CONFIG_ENV, Settings, load_settings
-from service.demo import DEMO_API_KEY, DEMO_BASE, DEMO_SPOT_ID, DEMO_USERS, demo_values_in
+from service.demo import (
+    DEMO_API_KEY,
+    DEMO_BASE,
+    DEMO_PORT_ENV,
+    DEMO_SPOT_ID,
+    DEMO_USERS,
+    demo_base,
+    demo_values_in,
+)
 from service.errors import ConfigError, ServiceError, field_errors
 from service.mapping import member_from_profile
 from service.runtime import Runtime
@@ -74,9 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config, base=DEMO_BASE)
+    settings = load_settings(args.config, base=demo_base(args.port))
     _check_runtime(settings)
-    print(_demo_banner(settings, args.host, args.port), flush=True)
+    os.environ[DEMO_PORT_ENV] = str(args.port)
+    print(_demo_banner(settings), flush=True)
     return _run_uvicorn("service.demo:demo_app_from_environment", args, settings)
 
 
@@ -102,12 +111,14 @@ def _run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> 
     return 0
 
 
-def _demo_banner(settings: Settings, host: str, port: int) -> str:
-    base = f"http://{host}:{port}"
+def _demo_banner(settings: Settings) -> str:
+    base = settings.public_url
     users = ", ".join(user["id"] for user in DEMO_USERS)
     return f"""
   spot-sso demo  (DEMO-ONLY keys: public, refused by `spot-sso serve`)
 
+  Open        {base}/demo/spot/   the mock Spot: click "Log in with SSO"
+  Host        {base}/demo/host/   the demo host platform (its login page)
   Service     {base}   (API docs: {base}/docs)
   Spot        demo  (Spot ID {DEMO_SPOT_ID})
   API key     {DEMO_API_KEY}

@@ -220,8 +220,7 @@ def test_duplicate_key_digests() -> None:
         load_settings(base=data)
     assert (
         "clients.portal.key_sha256 (SPOT_SSO_CLIENTS__PORTAL__KEY_SHA256): "
-        "the same key digest is used by clients.billing"
-        in problems(exc)
+        "the same key digest is used by clients.billing" in problems(exc)
     )
 
 

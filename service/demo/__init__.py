@@ -6,11 +6,17 @@ Every secret here carries ``DEMO-ONLY``: they are public, committed on purpose, 
 
 from __future__ import annotations
 
+import os
 from typing import Any, Final
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from service.config import Settings, load_settings
+from service.demo.host import MOUNT_PATH as HOST_PATH
+from service.demo.host import create_host_app, host_identity_config
+from service.demo.spot import MOUNT_PATH as SPOT_PATH
+from service.demo.spot import callback_url, create_spot_app
 from service.security import key_digest
 
 DEMO_MARKER: Final = "DEMO-ONLY"
@@ -48,18 +54,38 @@ DEMO_USERS: Final[list[dict[str, Any]]] = [
     },
 ]
 
-DEMO_BASE: Final[dict[str, Any]] = {
-    "public_url": "http://127.0.0.1:8000",
-    "spots": {
-        "demo": {
-            "id": DEMO_SPOT_ID,
-            "private_key": DEMO_PRIVATE_KEY,
-            "redirect_origins": ["https://go.meltingspot.io", "http://127.0.0.1:8000"],
-        }
-    },
-    "clients": {"demo": {"key_sha256": [key_digest(DEMO_API_KEY)], "spots": ["demo"]}},
-    "identity": {"adapter": "static", "static": {"users": DEMO_USERS}},
-}
+DEMO_HOST_API_TOKEN: Final = "DEMO-ONLY-host-api-token-public-and-not-secret"  # noqa: S105 (public)
+DEMO_PORT_ENV: Final = "SPOT_SSO_DEMO_PORT"
+DEFAULT_PORT: Final = 8000
+
+
+def demo_url(port: int = DEFAULT_PORT) -> str:
+    """Where the demo serves: MeltingSpot wants 127.0.0.1, never localhost."""
+    return f"http://127.0.0.1:{port}"
+
+
+def demo_base(port: int = DEFAULT_PORT) -> dict[str, Any]:
+    """The demo's configuration: one Spot, one client, the HTTP adapter on the demo host."""
+    public_url = demo_url(port)
+    return {
+        "public_url": public_url,
+        "spots": {
+            "demo": {
+                "id": DEMO_SPOT_ID,
+                "private_key": DEMO_PRIVATE_KEY,
+                "redirect_origins": ["https://go.meltingspot.io", public_url],
+                "entry_url": callback_url(public_url),
+            }
+        },
+        "clients": {"demo": {"key_sha256": [key_digest(DEMO_API_KEY)], "spots": ["demo"]}},
+        "identity": {
+            "adapter": "http",
+            "http": host_identity_config(public_url, DEMO_HOST_API_TOKEN),
+        },
+    }
+
+
+DEMO_BASE: Final[dict[str, Any]] = demo_base()
 
 
 def demo_values_in(settings: Settings) -> list[str]:
@@ -75,14 +101,33 @@ def demo_values_in(settings: Settings) -> list[str]:
         for name, client in settings.clients.items()
         if demo_digest in client.key_sha256
     ]
+    http = settings.identity.http
+    if http is not None and http.token is not None and DEMO_MARKER in http.token.get_secret_value():
+        found.append("identity.http.token is the demo host's public token")
     return found
+
+
+def create_demo_app(settings: Settings) -> FastAPI:
+    """The service for ``settings`` with the demo host platform and mock Spot mounted."""
+    from service.app import create_app
+
+    app = create_app(settings)
+    public_url = settings.public_url
+    spot = settings.spots["demo"]
+    app.mount(HOST_PATH, create_host_app(DEMO_USERS, DEMO_HOST_API_TOKEN, public_url))
+    app.mount(SPOT_PATH, create_spot_app(spot.id, spot.key.get_secret_value(), public_url))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse(f"{SPOT_PATH}/", status_code=302)
+
+    return app
 
 
 def demo_app_from_environment() -> FastAPI:
     """Uvicorn factory for ``spot-sso demo``: the demo base under any file and env."""
-    from service.app import create_app
     from service.observability import configure_logging
 
-    settings = load_settings(base=DEMO_BASE)
+    settings = load_settings(base=demo_base(int(os.environ.get(DEMO_PORT_ENV, DEFAULT_PORT))))
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_demo_app(settings)

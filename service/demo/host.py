@@ -6,7 +6,8 @@ Mounted at ``/demo/host`` by ``spot-sso demo``. spot-sso's HTTP identity adapter
 nested on purpose (``profile.first_name``, ``roles``) so the demo exercises the
 adapter's field mapping; ``DEMO_HOST_FIELDS`` is the matching ``[identity.http.fields]``.
 
-Sessions live in memory, in one process: this is a demo, not a login system.
+Sessions are signed cookies (user id, nonce, HMAC), so any worker process can read them;
+logging out clears the cookie. This is a demo, not a login system.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -31,7 +32,6 @@ DEMO_HOST_FIELDS: Final[dict[str, str]] = {
     "groups": "roles",
 }
 
-MAX_SESSIONS: Final = 10_000
 MAX_FORM_BYTES: Final = 16_384
 MAX_RETURN_TO: Final = 2048
 CSP: Final = (
@@ -96,7 +96,17 @@ def create_host_app(
     login_page = f"{origin}{mount_path.rstrip('/')}/"
     secure_cookie = origin.lower().startswith("https://")
     token_bytes = api_token.encode()
-    sessions: dict[str, str] = {}
+    # Sessions are signed cookies, not server state, so every worker process knows them.
+    signer = hmac.new(b"demo-session:" + token_bytes, digestmod="sha256")
+
+    def sign(user_id: str, nonce: str) -> str:
+        mac = signer.copy()
+        mac.update(f"{user_id}.{nonce}".encode())
+        return mac.hexdigest()
+
+    def new_session(user_id: str) -> str:
+        nonce = secrets.token_urlsafe(16)
+        return f"{quote(user_id, safe='')}.{nonce}.{sign(user_id, nonce)}"
 
     app = FastAPI(
         title="Demo host platform",
@@ -106,9 +116,13 @@ def create_host_app(
     )
 
     def session_user(request: Request) -> dict[str, Any] | None:
-        session = request.cookies.get(SESSION_COOKIE)
-        user_id = sessions.get(session) if session else None
-        return by_id.get(user_id) if user_id is not None else None
+        parts = request.cookies.get(SESSION_COOKIE, "").split(".")
+        if len(parts) != 3:
+            return None
+        user_id, nonce, mac = unquote(parts[0]), parts[1], parts[2]
+        if not hmac.compare_digest(mac, sign(user_id, nonce)):
+            return None
+        return by_id.get(user_id)
 
     @app.get("/", include_in_schema=False)
     async def login_page_view(request: Request) -> Response:
@@ -126,11 +140,7 @@ def create_host_app(
         user_id = form.get("user_id", "")
         if user_id not in by_id:
             return _error_page("There is no demo user with that ID.", 400, back=login_page)
-        session = secrets.token_urlsafe(32)
-        sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
-        sessions[session] = user_id
-        while len(sessions) > MAX_SESSIONS:
-            sessions.pop(next(iter(sessions)))
+        session = new_session(user_id)
         target = safe_return_to(form.get("return_to"), origin) or login_page
         response = RedirectResponse(target, status_code=303, headers=API_HEADERS)
         response.set_cookie(
@@ -145,7 +155,6 @@ def create_host_app(
 
     @app.get("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
         response = RedirectResponse(login_page, status_code=303, headers=API_HEADERS)
         response.delete_cookie(
             SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookie

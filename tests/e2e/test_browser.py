@@ -1,0 +1,91 @@
+"""The whole round trip in a real browser: mock Spot -> /authorize -> host login -> Spot.
+
+Debian's Chromium, driven by Playwright (never a downloaded browser), against a real
+`spot-sso demo` process on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+
+from service.demo import DEMO_PRIVATE_KEY, DEMO_SPOT_ID
+from tests.e2e.conftest import Server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 15_000
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
+        )
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_round_trip_from_the_spot_and_from_the_app(
+    server_factory: Callable[..., Server], browser_page: object
+) -> None:
+    from playwright.sync_api import Page
+
+    page: Page = browser_page  # type: ignore[assignment]
+    server = server_factory(["demo"])
+
+    page.goto(f"{server.url}/demo/spot/")
+    page.click("#sso-login")
+    page.wait_for_url("**/demo/host/**")  # not logged in: the host platform's login page
+    page.click("button:has-text('Marie Curie')")
+    page.wait_for_url("**/demo/spot/sso/callback?**")
+
+    final = urlsplit(page.url)
+    params = parse_qs(final.query)
+    assert list(params) == ["referrerUrl", "token"]
+    claims = jwt.decode(params["token"][0], DEMO_PRIVATE_KEY, algorithms=["HS256"])
+    assert (claims["sub"], claims["lang"]) == ("u-marie", "fr")
+    assert page.text_content("h1") == "Welcome, Marie Curie"
+    assert page.text_content('[data-claim="sub"]') == "u-marie"
+    assert page.text_content('[data-claim="email"]') == "marie@example.org"
+    assert f"/spot/{DEMO_SPOT_ID}/lives" in (page.text_content("#landing") or "")
+
+    # Logged in on the host now: "from the app" goes straight through, to entry_url.
+    page.goto(f"{server.url}/demo/spot/")
+    page.click("#from-app")
+    page.wait_for_url("**/demo/spot/sso/callback?**")
+    assert f"/spot/{DEMO_SPOT_ID}/events" in (page.text_content("#landing") or "")
+    assert page.text_content('[data-claim="firstName"]') == "Marie"
+
+    assert params["token"][0] not in server.logs
+
+
+def test_a_refused_redirect_shows_a_page_in_the_browser(
+    server_factory: Callable[..., Server], browser_page: object
+) -> None:
+    from playwright.sync_api import Page
+
+    page: Page = browser_page  # type: ignore[assignment]
+    server = server_factory(["demo"])
+    response = page.goto(f"{server.url}/authorize?spot=demo&redirectUrl=https://evil.example/")
+    assert response is not None and response.status == 400
+    assert urlsplit(page.url).netloc == urlsplit(server.url).netloc
+    assert "not allowed" in (page.text_content("main") or "")
