@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from service.demo.pages import demo_page
+
 MOUNT_PATH: Final = "/demo/host"
 SESSION_COOKIE: Final = "demo_session"
 DEMO_HOST_FIELDS: Final[dict[str, str]] = {
@@ -34,16 +36,6 @@ DEMO_HOST_FIELDS: Final[dict[str, str]] = {
 
 MAX_FORM_BYTES: Final = 16_384
 MAX_RETURN_TO: Final = 2048
-CSP: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
-PAGE_HEADERS: Final[dict[str, str]] = {
-    "Content-Security-Policy": CSP,
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 API_HEADERS: Final[dict[str, str]] = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -300,19 +292,7 @@ def _error_page(message: str, status: int, *, back: str | None = None) -> HTMLRe
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        '<div class="banner" role="note">DEMO — not for production</div>'
-        f"<main>{body}</main></body></html>"
-    )
-    return HTMLResponse(
-        document,
-        status_code=status,
-        headers=PAGE_HEADERS,
-        media_type="text/html; charset=utf-8",
-    )
+    return demo_page(title, body, STYLE, status)
 
 
 def host_identity_config(

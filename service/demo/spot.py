@@ -18,21 +18,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import SecretStr
 
+from service.demo.pages import demo_page
 from service.tokens import InvalidToken, TokenIssuer
 
 MOUNT_PATH: Final = "/demo/spot"
 CALLBACK_PATH: Final = "/sso/callback"
-CSP: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
-PAGE_HEADERS: Final[dict[str, str]] = {
-    "Content-Security-Policy": CSP,
-    "Cache-Control": "no-store",
-    # The callback URL holds the token: never send it on in a Referer.
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 STYLE: Final = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f4f3ff; color: #1d2330; }
@@ -188,16 +178,4 @@ def _error_page(message: str, status: int, home_url: str) -> HTMLResponse:
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        '<div class="banner" role="note">DEMO — not for production</div>'
-        f"<main>{body}</main></body></html>"
-    )
-    return HTMLResponse(
-        document,
-        status_code=status,
-        headers=PAGE_HEADERS,
-        media_type="text/html; charset=utf-8",
-    )
+    return demo_page(title, body, STYLE, status)

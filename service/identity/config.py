@@ -7,24 +7,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from service.identity.base import UserProfile
 from service.settings_fields import Section, StrList, read_secret_file
 
 
-class StaticUser(Section):
-    """A user of the static adapter, in the shape of ``UserProfile``."""
+class StaticUser(UserProfile):
+    """A user of the static adapter: a ``UserProfile``, unknown keys refused."""
 
-    id: str = Field(min_length=1, max_length=255)
-    email: str
-    first_name: str
-    last_name: str
-    title: str | None = None
-    avatar_url: str | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    groups: list[str] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(extra="forbid")
 
 
 class StaticAdapterConfig(Section):

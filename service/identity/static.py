@@ -42,7 +42,7 @@ class StaticAdapter(AdapterBase):
         """Load the users of ``config`` (file and inline); ``ConfigError`` names bad ones."""
         entries = [*load_users_file(config.users_file)] if config.users_file else []
         entries += config.users
-        users = [UserProfile.model_validate(entry.model_dump()) for entry in entries]
+        users: list[UserProfile] = list(entries)
         duplicates = sorted({u.id for u in users if sum(v.id == u.id for v in users) > 1})
         if duplicates:
             raise ConfigError([f"identity.static: duplicate user ids {', '.join(duplicates)}"])

@@ -1,0 +1,34 @@
+"""The HTML shell shared by the demo's host platform and mock Spot pages."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Final
+
+from fastapi.responses import HTMLResponse
+
+CSP: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS: Final[dict[str, str]] = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    # The mock Spot's callback URL holds the token: never send it on in a Referer.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def demo_page(title: str, body: str, style: str, status: int = 200) -> HTMLResponse:
+    """A page with the DEMO banner; ``body`` is HTML its caller has already escaped."""
+    document = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{style}</style></head><body>"
+        '<div class="banner" role="note">DEMO — not for production</div>'
+        f"<main>{body}</main></body></html>"
+    )
+    return HTMLResponse(
+        document, status_code=status, headers=PAGE_HEADERS, media_type="text/html; charset=utf-8"
+    )
