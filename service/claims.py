@@ -65,7 +65,8 @@ def _email(value: str) -> str:
     return value
 
 
-def _http_url(value: str) -> str:
+def http_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL without spaces, controls or credentials."""
     if _CONTROL.search(value) or any(ch.isspace() for ch in value):
         raise ValueError("must not contain spaces or control characters")
     parts = urlsplit(value)
@@ -89,7 +90,7 @@ def _timezone(value: str) -> str:
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
 Email = Annotated[str, Field(min_length=3, max_length=MAX_TEXT), AfterValidator(_email)]
-HttpUrl = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_http_url)]
+HttpUrl = Annotated[str, Field(max_length=MAX_URL), AfterValidator(http_url)]
 TimeZone = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_timezone)]
 Key = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
 PropertyValue = Annotated[str, Field(max_length=MAX_TEXT)]

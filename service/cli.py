@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from service import __version__
 from service.claims import WIRE_NAMES, Member
-from service.config import CONFIG_ENV, Settings, load_settings
+from service.config import CONFIG_ENV, Settings, describe, load_settings
 from service.demo import (
     DEMO_API_KEY,
     DEMO_BASE,
@@ -29,7 +29,8 @@ from service.demo import (
     demo_values_in,
 )
 from service.errors import ConfigError, ServiceError, field_errors
-from service.mapping import member_from_profile
+from service.identity.base import UserProfile
+from service.mapping import settle
 from service.runtime import Runtime
 from service.security import key_digest, new_api_key
 from service.tokens import InvalidToken
@@ -137,21 +138,21 @@ def cmd_mint(args: argparse.Namespace) -> int:
     member = _member_from_args(args, settings)
     runtime = Runtime(settings)
     try:
-        alias, _ = runtime.spot(args.spot)
-        if member is None:
-            member = asyncio.run(_fetch_member(runtime, args.user_id))
-        issued = runtime.issue(alias, member, flow="cli", ttl_seconds=args.ttl)
+        alias, spot = runtime.spot(args.spot)
+        profile = asyncio.run(_fetch_profile(runtime, args.user_id)) if member is None else None
+        member, made = settle(profile, member, spot, alias)
+        issued = runtime.issue(alias, member, flow="cli", made=made, ttl_seconds=args.ttl)
     finally:
         asyncio.run(runtime.aclose())
     print(issued.token)
     return 0
 
 
-async def _fetch_member(runtime: Runtime, user_id: str) -> Member:
+async def _fetch_profile(runtime: Runtime, user_id: str) -> UserProfile:
     profile = await runtime.adapter.fetch_user(user_id)
     if profile is None:
         raise ConfigError([f"--user-id: the identity source knows no user {user_id!r}"])
-    return member_from_profile(profile)
+    return profile
 
 
 _MEMBER_OPTIONS = (
@@ -186,6 +187,33 @@ def _option(pointer: str) -> str:
     name = pointer.strip("/")
     python_name = next((n for n, wire in WIRE_NAMES.items() if wire == name), name)
     return "--" + python_name.replace("_", "-")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from service.explain import as_text, explain
+
+    settings = _settings(args)
+    runtime = Runtime(settings)
+    try:
+        alias, _ = runtime.spot(args.spot)
+        if args.profile:
+            profile = _profile_file(Path(args.profile))
+        else:
+            profile = asyncio.run(_fetch_profile(runtime, args.user_id))
+        report = explain(runtime, alias, profile)
+    finally:
+        asyncio.run(runtime.aclose())
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else as_text(report))
+    return 0 if report["allowed"] else EXIT_INVALID
+
+
+def _profile_file(path: Path) -> UserProfile:
+    try:
+        return UserProfile.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError([f"--profile {path}: cannot read it ({exc.strerror})"]) from None
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, prefix=f"--profile {path}: ", env=False)) from None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -306,6 +334,19 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--spot", required=True, help="Spot alias or Spot ID")
     verify.add_argument("--leeway", type=int, default=0, help="seconds of clock skew allowed")
     verify.add_argument("token", help="the token, or - to read it from stdin")
+
+    explain = command(
+        "explain",
+        cmd_explain,
+        "Show the claims a Spot's rules give a user, and the rule behind each (exit 1 if "
+        "the user may not enter).",
+    )
+    _demo_flag(explain)
+    explain.add_argument("--spot", required=True, help="Spot alias or Spot ID")
+    who = explain.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id", help="look the user up through the identity adapter")
+    who.add_argument("--profile", metavar="FILE", help="a JSON UserProfile (id, email, ...)")
+    explain.add_argument("--json", action="store_true", help="print JSON")
 
     keygen = command(
         "keygen", cmd_keygen, "Print a new random API key and its digest.", config=False

@@ -35,6 +35,7 @@ from service.claims import Lang, canonical_timezone
 from service.errors import ConfigError
 from service.identity.config import IdentityConfig
 from service.redirects import RedirectRefused, check_redirect_url
+from service.rules import SpotRules
 from service.settings_fields import Section, StrList, read_secret_file
 
 ENV_PREFIX: Final = "SPOT_SSO_"
@@ -61,8 +62,8 @@ def is_placeholder(secret: str) -> bool:
     return bool(_PLACEHOLDER.match(secret.strip()))
 
 
-class SpotConfig(Section):
-    """One MeltingSpot community this service issues tokens for."""
+class SpotConfig(SpotRules):
+    """One MeltingSpot community this service issues tokens for, with its rules."""
 
     id: str = Field(description="The Spot ID: the UUID after spot/ in the Spot's URL.")
     private_key: SecretStr | None = None
@@ -372,8 +373,8 @@ def describe(exc: ValidationError, *, prefix: str = "", env: bool = True) -> lis
         if not loc:
             lines += [prefix + line for line in message.splitlines()]
             continue
-        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-        where = where.lstrip(".")
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        where = prefix + (path if path.startswith("[") else path.lstrip("."))
         if env and all(isinstance(p, str) for p in loc):
             where += f" ({env_name(*map(str, loc))})"
         lines.append(f"{where}: {message}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
 
 import httpx
 
@@ -19,6 +18,7 @@ from service.config import Settings, SpotConfig
 from service.errors import FieldError, InvalidRequest, UnknownSpot
 from service.identity.base import IdentityAdapter
 from service.identity.factory import build_adapter
+from service.mapping import RuleClaims
 from service.observability import Metrics, audit_log
 from service.security import ApiClients
 from service.tokens import TokenIssuer, now
@@ -77,27 +77,37 @@ class Runtime:
             raise UnknownSpot(f"No Spot is configured with the alias or Spot ID {ref!r}.")
         return by_id
 
+    def claims(
+        self,
+        alias: str,
+        member: Member,
+        made: RuleClaims | None = None,
+        *,
+        ttl_seconds: int | None = None,
+    ) -> SpotClaims:
+        """The claims of a token for ``member`` on Spot ``alias``, not yet signed."""
+        spot = self.settings.spots[alias]
+        return SpotClaims.for_member(
+            member,
+            issued_at=now(),
+            ttl_seconds=check_ttl(spot, ttl_seconds),
+            default_lang=spot.default_lang,
+            default_timezone=spot.default_timezone,
+            **(made.claims() if made else {}),
+        )
+
     def issue(
         self,
         alias: str,
         member: Member,
         *,
         flow: str,
+        made: RuleClaims | None = None,
         ttl_seconds: int | None = None,
         client: str | None = None,
-        **extra_claims: Any,
     ) -> Issued:
         """Sign a token for ``member`` on Spot ``alias``; counted and audited."""
-        spot = self.settings.spots[alias]
-        ttl = check_ttl(spot, ttl_seconds)
-        claims = SpotClaims.for_member(
-            member,
-            issued_at=now(),
-            ttl_seconds=ttl,
-            default_lang=spot.default_lang,
-            default_timezone=spot.default_timezone,
-            **extra_claims,
-        )
+        claims = self.claims(alias, member, made, ttl_seconds=ttl_seconds)
         token = self.issuers[alias].sign(claims)
         self.metrics.tokens_issued.labels(alias, flow).inc()
         audit_log.info(
@@ -108,11 +118,12 @@ class Runtime:
                 "sub": claims.sub,
                 "flow": flow,
                 "client": client,
-                "ttl_seconds": ttl,
+                "ttl_seconds": claims.exp - claims.iat,
                 "exp": claims.exp,
+                "rules": sorted({reason.source for reason in made.reasons}) if made else [],
             },
         )
-        return Issued(token=token, spot=alias, spot_id=spot.id, claims=claims)
+        return Issued(token=token, spot=alias, spot_id=self.settings.spots[alias].id, claims=claims)
 
     async def aclose(self) -> None:
         """Close the adapter, then the shared HTTP client."""

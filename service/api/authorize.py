@@ -25,7 +25,7 @@ from service.errors import (
     SpotRequired,
 )
 from service.identity.base import SessionContext
-from service.mapping import member_from_profile
+from service.mapping import settle
 from service.redirects import (
     RedirectRefused,
     check_redirect_url,
@@ -81,7 +81,8 @@ async def authorize(
     profile = await runtime.adapter.resolve_session(_session(request, runtime))
     if profile is None:
         return _login_bounce(request, runtime)
-    issued = runtime.issue(alias, member_from_profile(profile), flow="authorize")
+    member, made = settle(profile, None, config, alias)
+    issued = runtime.issue(alias, member, flow="authorize", made=made)
     return RedirectResponse(with_token(destination, issued.token, referrer), status_code=302)
 
 

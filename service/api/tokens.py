@@ -11,10 +11,11 @@ from pydantic.alias_generators import to_camel
 
 from service.api.body import json_body
 from service.api.deps import ClientDep, RuntimeDep
-from service.claims import Member
+from service.claims import Key, Member, PropertyValue
 from service.config import TTL_CEILING
 from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
-from service.mapping import member_from_profile
+from service.identity.base import UserProfile
+from service.mapping import DomainChanges, Explicit, GroupChanges, settle
 from service.problems import problem_responses
 from service.runtime import Runtime
 from service.security import ApiClient
@@ -51,6 +52,18 @@ class TokenRequest(_CamelModel):
         description="Token lifetime; defaults to the Spot's token_ttl_seconds, "
         "at most its max_token_ttl_seconds.",
     )
+    groups: GroupChanges | None = Field(
+        default=None,
+        description="Spot group IDs to join or leave, on top of the Spot's group sync.",
+    )
+    custom_properties: dict[Key, PropertyValue] | None = Field(
+        default=None,
+        max_length=100,
+        description="Custom property values, on top of the Spot's property rules.",
+    )
+    domains: DomainChanges | None = Field(
+        default=None, description="Domains to set or unset, on top of the Spot's domain rules."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -66,6 +79,13 @@ class TokenRequest(_CamelModel):
                         "lang": "fr",
                     },
                     "ttlSeconds": 120,
+                },
+                {
+                    "spot": "main",
+                    "userId": "u-1001",
+                    "groups": {"join": ["6564a1b2c3d4e5f6a7b8c9d0"]},
+                    "customProperties": {"company": "Analytical Engines"},
+                    "domains": {"set": {"default": "https://app.example.com/community"}},
                 },
             ]
         }
@@ -123,14 +143,23 @@ async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) 
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
 
     Name the user by `userId` (looked up on the host platform through the identity
-    adapter) or give the whole profile as `user`. The reply is never cached
+    adapter; the Spot's rules then apply: access, group sync, properties, domains) or give
+    the whole profile as `user` (no rules: only the values given here). `groups`,
+    `customProperties` and `domains` win over the rules, key by key. The reply is never cached
     (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
     body = await json_body(request, TokenRequest)
     alias = _allowed_spot(runtime, client, body.spot)
-    member = body.user or await _lookup(runtime, body.user_id or "")
+    profile = None if body.user else await _lookup(runtime, body.user_id or "")
+    explicit = Explicit(body.groups, body.custom_properties, body.domains)
+    member, made = settle(profile, body.user, runtime.settings.spots[alias], alias, explicit)
     issued = runtime.issue(
-        alias, member, flow="tokens", ttl_seconds=body.ttl_seconds, client=client.name
+        alias,
+        member,
+        flow="tokens",
+        made=made,
+        ttl_seconds=body.ttl_seconds,
+        client=client.name,
     )
     return TokenResponse(
         token=issued.token,
@@ -154,8 +183,8 @@ def _allowed_spot(runtime: Runtime, client: ApiClient, ref: str | None) -> str:
     return alias
 
 
-async def _lookup(runtime: Runtime, user_id: str) -> Member:
+async def _lookup(runtime: Runtime, user_id: str) -> UserProfile:
     profile = await runtime.adapter.fetch_user(user_id)
     if profile is None:
         raise UnknownUser(f"The identity source knows no user with ID {user_id!r}.")
-    return member_from_profile(profile)
+    return profile

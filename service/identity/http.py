@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from service import __version__
 from service.cache import TTLCache
+from service.dotted import MISSING, dig
 from service.errors import (
     FieldError,
     IdentityBadResponse,
@@ -35,7 +36,6 @@ from service.identity.base import AdapterBase, SessionContext, UserProfile
 from service.identity.config import HttpAdapterConfig
 
 NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
-_MISSING: Final = object()
 
 
 class HttpAdapter(AdapterBase):
@@ -179,11 +179,11 @@ class HttpAdapter(AdapterBase):
         paths = self._config.fields.model_dump()
         values = {name: dig(root, path) for name, path in paths.items()}
         fields = {
-            name: _scalar(v) for name, v in values.items() if v is not _MISSING and v is not None
+            name: _scalar(v) for name, v in values.items() if v is not MISSING and v is not None
         }
         fields["groups"] = _string_list(values["groups"])
         attributes = {name: dig(root, path) for name, path in self._config.attributes.items()}
-        fields["attributes"] = {k: v for k, v in attributes.items() if v is not _MISSING}
+        fields["attributes"] = {k: v for k, v in attributes.items() if v is not MISSING}
         try:
             return UserProfile.model_validate(fields)
         except ValidationError as exc:
@@ -192,18 +192,6 @@ class HttpAdapter(AdapterBase):
             raise ProfileUnusable(
                 f"The host platform's profile lacks usable values for {names}.", errors
             ) from None
-
-
-def dig(data: Any, path: str) -> Any:
-    """The value at dotted ``path`` in ``data`` (digits index lists), or ``_MISSING``."""
-    for part in path.split("."):
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return _MISSING
-    return data
 
 
 def _scalar(value: Any) -> Any:
