@@ -75,6 +75,9 @@ def demo_base(port: int = DEFAULT_PORT) -> dict[str, Any]:
                 "private_key": DEMO_PRIVATE_KEY,
                 "redirect_origins": ["https://go.meltingspot.io", public_url],
                 "entry_url": callback_url(public_url),
+                # Rules, so the mock Spot shows group sync and a custom property at work.
+                "groups": {"staff": ["demo-group-staff"], "premium": ["demo-group-premium"]},
+                "properties": {"job": "title", "source": {"value": "spot-sso demo"}},
             }
         },
         "clients": {"demo": {"key_sha256": [key_digest(DEMO_API_KEY)], "spots": ["demo"]}},
