@@ -14,7 +14,14 @@ from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 WIRE_NAMES: Final[dict[str, str]] = {
     "sub": "sub",
@@ -92,7 +99,13 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_
 Email = Annotated[str, Field(min_length=3, max_length=MAX_TEXT), AfterValidator(_email)]
 HttpUrl = Annotated[str, Field(max_length=MAX_URL), AfterValidator(http_url)]
 TimeZone = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_timezone)]
-Key = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_plain_text)]
+# Group IDs and keys are stripped wherever they are read (config or body), so " g" and "g"
+# can never be two different groups.
+Key = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+    AfterValidator(_plain_text),
+]
 PropertyValue = Annotated[str, Field(max_length=MAX_TEXT)]
 
 

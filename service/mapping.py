@@ -188,16 +188,22 @@ def _properties(profile: UserProfile, rules: SpotRules, result: RuleClaims) -> N
 
 
 def _render(value: Any) -> str | None:
-    """A property value as MeltingSpot wants it: a string; nothing for absent values."""
-    if value is MISSING or value is None or value == "" or value == []:
+    """A property value as MeltingSpot wants it: a string; nothing for absent values.
+
+    Booleans are ``true``/``false``, lists are their rendered items joined with ``, ``
+    (empty items dropped), objects are JSON; blank text counts as absent.
+    """
+    if value is MISSING or value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
+        items = [item for item in map(_render, value) if item is not None]
+        return ", ".join(items) if items else None
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+    text = str(value).strip()
+    return text or None
 
 
 def _domains(profile: UserProfile, rules: SpotRules, result: RuleClaims) -> None:
@@ -222,6 +228,7 @@ def _domains(profile: UserProfile, rules: SpotRules, result: RuleClaims) -> None
 def merge_explicit(rules: RuleClaims, explicit: Explicit) -> RuleClaims:
     """``rules`` with the caller's values on top; 422 when the caller contradicts itself."""
     _refuse_contradictions(explicit)
+    rules.reasons = [r for r in rules.reasons if not _overridden(r, explicit)]
     if explicit.groups is not None:
         join, leave = set(explicit.groups.join), set(explicit.groups.leave)
         rules.groups_join = (rules.groups_join - leave) | join
@@ -244,6 +251,20 @@ def merge_explicit(rules: RuleClaims, explicit: Explicit) -> RuleClaims:
             Reason("domains:unset", k, "request: domains.unset") for k in sorted(unset)
         ]
     return rules
+
+
+def _overridden(reason: Reason, explicit: Explicit) -> bool:
+    """True for a rule's reason that an explicit value replaces."""
+    groups, domains = explicit.groups, explicit.domains
+    properties = explicit.custom_properties or {}
+    claim, value = reason.claim, reason.value
+    touched_domains = set(domains.set) | set(domains.unset) if domains else set()
+    return (
+        (groups is not None and claim.startswith("groups:") and value in groups.join + groups.leave)
+        or (claim.startswith("customPropertyValue.") and claim.split(".", 1)[1] in properties)
+        or (claim.startswith("domains:set.") and claim.split(".", 1)[1] in touched_domains)
+        or (claim == "domains:unset" and value in touched_domains)
+    )
 
 
 def _refuse_contradictions(explicit: Explicit) -> None:
