@@ -8,6 +8,7 @@ environment variable that sets it.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -15,9 +16,11 @@ import tomllib
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+from limits import parse as parse_limit
 from pydantic import (
+    AfterValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -62,6 +65,17 @@ def is_placeholder(secret: str) -> bool:
     return bool(_PLACEHOLDER.match(secret.strip()))
 
 
+def _rate_limit(value: str) -> str:
+    try:
+        parse_limit(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate like 600/minute or 10/second") from None
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+
+
 class SpotConfig(SpotRules):
     """One MeltingSpot community this service issues tokens for, with its rules."""
 
@@ -74,6 +88,11 @@ class SpotConfig(SpotRules):
     redirect_origins: StrList = Field(default_factory=lambda: [MELTINGSPOT_ORIGIN])
     default_lang: Lang = "en"
     default_timezone: str = "Europe/Paris"
+    authorize_rate_limit: RateLimit | None = Field(
+        default=None,
+        description="GET /authorize limit per client IP for this Spot "
+        "(default: limits.authorize_per_ip).",
+    )
     entry_url: str | None = Field(
         default=None,
         description="Where GET /authorize sends a browser that brings no redirectUrl "
@@ -147,6 +166,10 @@ class ClientConfig(Section):
         description="SHA-256 hex digests of the client's API keys (two during a rollover)."
     )
     spots: StrList = Field(min_length=1, description="Aliases of the Spots it may use.")
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="POST /tokens limit for this client (default: limits.tokens_per_client).",
+    )
 
     @field_validator("key_sha256")
     @classmethod
@@ -156,6 +179,15 @@ class ClientConfig(Section):
         if bad or not digests:
             raise ValueError("must be SHA-256 hex digests (64 hex characters each)")
         return digests
+
+
+class LimitsConfig(Section):
+    """Rate limits: ``<count>/<second|minute|hour|day>``, counted in the shared state."""
+
+    enabled: bool = True
+    tokens_per_client: RateLimit = "600/minute"
+    authorize_per_ip: RateLimit = "60/minute"
+    failed_auth_per_ip: RateLimit = "20/minute"
 
 
 class Settings(BaseSettings):
@@ -176,6 +208,16 @@ class Settings(BaseSettings):
     spots: dict[str, SpotConfig] = Field(default_factory=dict)
     clients: dict[str, ClientConfig] = Field(default_factory=dict)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    redis_url: SecretStr | None = Field(
+        default=None, description="redis://host:6379/0: rate limits and cache shared by replicas."
+    )
+    redis_url_file: Path | None = None
+    trusted_proxies: StrList = Field(
+        default_factory=list,
+        description="Networks of the proxies whose X-Forwarded-For is believed.",
+    )
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
 
     @classmethod
     def settings_customise_sources(
@@ -195,6 +237,27 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^/?#\s@\\]+(/[^?#\s\\]*)?", value):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, values: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+        except ValueError as exc:
+            raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
+
+    @model_validator(mode="after")
+    def _redis_url_from_file(self) -> Settings:
+        if self.redis_url_file is not None:
+            try:
+                self.redis_url = read_secret_file(self.redis_url_file)
+            except OSError as exc:
+                raise ValueError(f"redis_url_file: cannot read it ({exc.strerror})") from None
+        if self.redis_url is not None and not re.match(
+            r"(rediss?|unix)://", self.redis_url.get_secret_value()
+        ):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return self
 
     @field_validator("log_level")
     @classmethod

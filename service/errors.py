@@ -11,6 +11,8 @@ Hierarchy::
     │   ├── SpotMismatch              400 spot-mismatch
     │   └── NoDestination             400 no-destination
     ├── NotLoggedIn                   401 not-logged-in
+    ├── PayloadTooLarge               413 payload-too-large
+    ├── TooManyRequests               429 rate-limited
     ├── UnsupportedMediaType          415 unsupported-media-type
     ├── AuthenticationError           401
     │   ├── MissingApiKey             401 missing-api-key
@@ -73,6 +75,24 @@ class InvalidRequest(ServiceError):
         summary = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors)
         super().__init__(detail or f"The request is invalid: {summary}")
         self.errors = errors
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class TooManyRequests(ServiceError):
+    """Over a rate limit; ``retry_after`` says how many seconds to wait."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class UnsupportedMediaType(ServiceError):

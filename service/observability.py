@@ -73,8 +73,15 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
 class Metrics:
-    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+    """The service's Prometheus metrics, in a registry of their own (one per app).
+
+    Labels are low-cardinality only: route templates, Spot aliases, flows, kinds; never
+    a user, a client IP or a URL.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -88,7 +95,38 @@ class Metrics:
             "spot_sso_http_request_duration_seconds",
             "Time to answer an HTTP request, by route template, method and status.",
             ["route", "method", "status"],
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.authorize_outcomes = Counter(
+            "spot_sso_authorize_outcomes",
+            "GET /authorize outcomes: redirected, login_bounce, or the problem that refused it.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.identity_duration = Histogram(
+            "spot_sso_identity_request_duration_seconds",
+            "Time the identity adapter took, by operation (session, lookup).",
+            ["operation"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.identity_errors = Counter(
+            "spot_sso_identity_errors",
+            "Identity adapter failures, by operation and kind (the problem type).",
+            ["operation", "kind"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "spot_sso_rate_limited",
+            "Requests refused by a rate limit, by limit.",
+            ["limit"],
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "spot_sso_redis_errors",
+            "Redis failures that degraded a component (ratelimit, cache, readyz).",
+            ["component"],
             registry=self.registry,
         )
 

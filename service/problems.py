@@ -24,6 +24,7 @@ from service.errors import (
     InvalidApiKey,
     InvalidRequest,
     ServiceError,
+    TooManyRequests,
 )
 from service.pages import page
 
@@ -61,10 +62,12 @@ _STATUS_TEXT: Final = {
     401: "API key missing or not valid",
     403: "Not allowed",
     404: "Unknown Spot or user",
+    413: "The body is larger than max_body_bytes",
     415: "The body is not sent as application/json",
     422: "Invalid request: every bad field is listed in `errors`",
     502: "The identity source answered with something unusable",
     503: "The identity source is unavailable",
+    429: "Over a rate limit: wait Retry-After seconds",
 }
 
 
@@ -130,6 +133,7 @@ _HINTS: Final = {
     "unusable-profile": "Your profile on the host platform lacks details the community "
     "needs (name or email): complete it, then try again.",
     "user-not-allowed": "Your account on the host platform does not include this community.",
+    "rate-limited": "Wait a moment, then use the community's sign-in button again.",
 }
 
 
@@ -154,8 +158,13 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     if _is_browser_route(request):
         if exc.status >= 500:
             log.warning("%s: %s", exc.slug, exc.detail, extra={"problem": exc.slug})
-        return _page(request, exc)
+        response = _page(request, exc)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     headers = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, AuthenticationError):
         challenge = REALM + (', error="invalid_token"' if isinstance(exc, InvalidApiKey) else "")
         headers = {"WWW-Authenticate": challenge}

@@ -7,6 +7,9 @@ claims, sign, count, audit) happens here, the same for every flow.
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -14,13 +17,16 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 
 from service.claims import Member, SpotClaims
+from service.client_ip import client_ip, networks
 from service.config import Settings, SpotConfig
-from service.errors import FieldError, InvalidRequest, UnknownSpot
-from service.identity.base import IdentityAdapter
+from service.errors import FieldError, InvalidRequest, ServiceError, UnknownSpot
+from service.identity.base import IdentityAdapter, SessionContext, UserProfile
 from service.identity.factory import build_adapter
 from service.mapping import RuleClaims
 from service.observability import Metrics, audit_log
+from service.ratelimit import RateLimiter
 from service.security import ApiClients
+from service.state import SharedState
 from service.tokens import TokenIssuer, now
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -46,7 +52,7 @@ class Issued:
 
 
 class Runtime:
-    """Settings, API clients, token issuers, the identity adapter and the metrics."""
+    """Settings, API clients, token issuers, the identity adapter, shared state, metrics."""
 
     def __init__(
         self,
@@ -65,7 +71,36 @@ class Runtime:
             follow_redirects=False,
             cookies=_NoCookies(),
         )
-        self.adapter = adapter or build_adapter(settings.identity, self.http)
+        self.state = SharedState(settings.redis_url, self.metrics)
+        self.limiter = RateLimiter(self.state, self.metrics, enabled=settings.limits.enabled)
+        self.trusted_proxies = networks(tuple(settings.trusted_proxies))
+        self.adapter = adapter or build_adapter(settings.identity, self.http, self.state.cache)
+
+    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The client's address, believing X-Forwarded-For only from trusted proxies."""
+        return client_ip(peer, forwarded_for, self.trusted_proxies)
+
+    async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
+        """The browser's user on the host platform, timed and counted."""
+        async with self._identity_call("session"):
+            return await self.adapter.resolve_session(ctx)
+
+    async def fetch_user(self, user_id: str) -> UserProfile | None:
+        """The host platform's user with this ID, timed and counted."""
+        async with self._identity_call("lookup"):
+            return await self.adapter.fetch_user(user_id)
+
+    @asynccontextmanager
+    async def _identity_call(self, operation: str) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        except ServiceError as exc:
+            self.metrics.identity_errors.labels(operation, exc.slug).inc()
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.identity_duration.labels(operation).observe(elapsed)
 
     def spot(self, ref: str) -> tuple[str, SpotConfig]:
         """The alias and settings of the Spot named by alias or by Spot ID."""
@@ -126,11 +161,12 @@ class Runtime:
         return Issued(token=token, spot=alias, spot_id=self.settings.spots[alias].id, claims=claims)
 
     async def aclose(self) -> None:
-        """Close the adapter, then the shared HTTP client."""
+        """Close the adapter, then the shared HTTP client and the shared state."""
         try:
             await self.adapter.aclose()
         finally:
             await self.http.aclose()
+            await self.state.aclose()
 
 
 class _NoCookies(CookieJar):

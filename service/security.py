@@ -24,6 +24,7 @@ class ApiClient:
 
     name: str
     spots: tuple[str, ...]
+    rate_limit: str
 
 
 def key_digest(api_key: str) -> str:
@@ -41,7 +42,14 @@ class ApiClients:
 
     def __init__(self, settings: Settings) -> None:
         self._entries = [
-            (bytes.fromhex(digest), ApiClient(name, tuple(client.spots)))
+            (
+                bytes.fromhex(digest),
+                ApiClient(
+                    name,
+                    tuple(client.spots),
+                    client.rate_limit or settings.limits.tokens_per_client,
+                ),
+            )
             for name, client in settings.clients.items()
             for digest in client.key_sha256
         ]

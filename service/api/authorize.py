@@ -15,12 +15,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from service.api.deps import RuntimeDep
+from service.api.deps import ClientIpDep, RuntimeDep
 from service.config import SpotConfig
 from service.errors import (
     InvalidRedirect,
     NoDestination,
     NotLoggedIn,
+    ServiceError,
     SpotMismatch,
     SpotRequired,
 )
@@ -53,6 +54,7 @@ _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
         401: {"description": "An HTML page: not signed in on the host platform."},
         403: {"description": "An HTML page: the host platform does not let this user in."},
         404: {"description": "An HTML page: unknown Spot."},
+        429: {"description": "An HTML page: too many sign-ins from this address; Retry-After."},
         502: {"description": "An HTML page: the host platform answered badly."},
         503: {"description": "An HTML page: the host platform is unavailable."},
     },
@@ -60,6 +62,7 @@ _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
 async def authorize(
     request: Request,
     runtime: RuntimeDep,
+    ip: ClientIpDep,
     redirect_url: Annotated[
         str | None, Query(alias="redirectUrl", description="MeltingSpot's callback URL.")
     ] = None,
@@ -74,16 +77,42 @@ async def authorize(
     "from the app") it goes to the Spot's configured `entry_url`. A forced
     `referrerUrl` must be a path inside the Spot. Errors are HTML pages, never redirects.
     """
-    _refuse_repeated_params(request)
-    alias, config = _spot(runtime, spot, redirect_url)
+    outcomes = runtime.metrics.authorize_outcomes
+    try:
+        response, outcome = await _authorize(request, runtime, ip, redirect_url, referrer_url, spot)
+    except ServiceError as exc:
+        outcomes.labels(exc.slug).inc()
+        raise
+    outcomes.labels(outcome).inc()
+    return response
+
+
+async def _authorize(
+    request: Request,
+    runtime: Runtime,
+    ip: str | None,
+    redirect_url: str | None,
+    referrer_url: str | None,
+    spot: str | None,
+) -> tuple[RedirectResponse, str]:
+    limits = runtime.settings.limits
+    try:
+        _refuse_repeated_params(request)
+        alias, config = _spot(runtime, spot, redirect_url)
+    except ServiceError:
+        await runtime.limiter.hit("authorize", f"{ip}|*", limits.authorize_per_ip)
+        raise
+    rule = config.authorize_rate_limit or limits.authorize_per_ip
+    await runtime.limiter.hit("authorize", f"{ip}|{alias}", rule)
     destination = _destination(config, redirect_url)
     referrer = _referrer(config, referrer_url)
-    profile = await runtime.adapter.resolve_session(_session(request, runtime))
+    profile = await runtime.resolve_session(_session(request, runtime, ip))
     if profile is None:
-        return _login_bounce(request, runtime)
+        return _login_bounce(request, runtime), "login_bounce"
     member, made = settle(profile, None, config, alias)
     issued = runtime.issue(alias, member, flow="authorize", made=made)
-    return RedirectResponse(with_token(destination, issued.token, referrer), status_code=302)
+    location = with_token(destination, issued.token, referrer)
+    return RedirectResponse(location, status_code=302), "redirected"
 
 
 def _refuse_repeated_params(request: Request) -> None:
@@ -133,14 +162,15 @@ def _referrer(config: SpotConfig, referrer_url: str | None) -> str | None:
         raise InvalidRedirect(f"{exc}.") from None
 
 
-def _session(request: Request, runtime: Runtime) -> SessionContext:
+def _session(request: Request, runtime: Runtime, ip: str | None) -> SessionContext:
     """Only the cookies and headers the adapter asked for; nothing else leaves the request."""
     cookies = runtime.adapter.forwarded_cookies()
     headers = runtime.adapter.forwarded_headers()
     return SessionContext(
         cookies={name: value for name, value in request.cookies.items() if name in cookies},
         headers={name: request.headers[name] for name in headers if name in request.headers},
-        client_ip=request.client.host if request.client else None,
+        client_ip=ip,
+        peer_ip=request.client.host if request.client else None,
     )
 
 

@@ -11,7 +11,13 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from service.errors import FieldError, InvalidRequest, UnsupportedMediaType, field_errors
+from service.errors import (
+    FieldError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    field_errors,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,20 +28,35 @@ def is_json(content_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-async def json_body(request: Request, model: type[M]) -> M:
-    """The request's JSON body as ``model``; 415 for other media types, 422 for bad input."""
+async def json_body(request: Request, model: type[M], max_bytes: int) -> M:
+    """The request's JSON body as ``model``; 413 over ``max_bytes``, 415 for other media
+    types, 422 for bad input. The body is read in chunks and abandoned once too large."""
     content_type = request.headers.get("content-type")
     if content_type is not None and not is_json(content_type):
         raise UnsupportedMediaType(
             f"The body must be JSON: send 'Content-Type: application/json', not {content_type!r}."
         )
-    raw = await request.body()
+    raw = await _read_capped(request, max_bytes)
     if not raw.strip():
         raise InvalidRequest([FieldError("", "a JSON body is required")])
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidRequest([explain(error) for error in exc.errors()]) from None
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
+    too_large = PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def explain(error: Any, skip: int = 0) -> FieldError:

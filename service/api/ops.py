@@ -27,7 +27,11 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "Not ready; `checks` says which part failed."}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """`200` when the service can issue tokens: Spots configured and identity source ready."""
+    """`200` when the service can issue tokens: Spots configured and identity source ready.
+
+    `checks.shared_state` reports Redis when one is configured; a Redis outage shows there
+    (`ok: false`, `fail_open: true`) but does not make the service unready.
+    """
     checks: dict[str, Any] = {
         "spots": {"ok": bool(runtime.settings.spots), "count": len(runtime.settings.spots)}
     }
@@ -36,6 +40,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     except ServiceError as exc:
         checks["identity"] = {"ok": False, "error": exc.detail}
     ready = all(check["ok"] for check in checks.values())
+    # Reported, never blocking: without Redis, limits fail open and the cache is skipped.
+    checks["shared_state"] = await runtime.state.ready()
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -137,7 +137,7 @@ class TokenResponse(_CamelModel):
             },
         }
     },
-    responses=problem_responses(401, 403, 404, 415, 422, 502, 503),
+    responses=problem_responses(401, 403, 404, 413, 415, 422, 429, 502, 503),
 )
 async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) -> TokenResponse:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
@@ -148,7 +148,7 @@ async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) 
     `customProperties` and `domains` win over the rules, key by key. The reply is never cached
     (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
-    body = await json_body(request, TokenRequest)
+    body = await json_body(request, TokenRequest, runtime.settings.max_body_bytes)
     alias = _allowed_spot(runtime, client, body.spot)
     profile = None if body.user else await _lookup(runtime, body.user_id or "")
     explicit = Explicit(body.groups, body.custom_properties, body.domains)
@@ -184,7 +184,7 @@ def _allowed_spot(runtime: Runtime, client: ApiClient, ref: str | None) -> str:
 
 
 async def _lookup(runtime: Runtime, user_id: str) -> UserProfile:
-    profile = await runtime.adapter.fetch_user(user_id)
+    profile = await runtime.fetch_user(user_id)
     if profile is None:
         raise UnknownUser(f"The identity source knows no user with ID {user_id!r}.")
     return profile

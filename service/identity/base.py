@@ -32,12 +32,14 @@ class SessionContext:
     """What an adapter may see of a browser request.
 
     ``headers`` holds only the headers the adapter is configured to receive, with
-    lower-case names.
+    lower-case names. ``client_ip`` is the browser's address (from ``X-Forwarded-For``
+    when the peer is a trusted proxy); ``peer_ip`` is the socket peer itself.
     """
 
     cookies: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     client_ip: str | None = None
+    peer_ip: str | None = None  # the socket peer: a proxy, when one is in front
 
 
 class UserProfile(BaseModel):

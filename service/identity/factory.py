@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import httpx
 from service.errors import ConfigError
 from service.identity.base import IdentityAdapter
 from service.identity.config import IdentityConfig
+from service.state import Cache
 
 _REQUIRED = (
     "resolve_session",
@@ -22,7 +24,11 @@ _REQUIRED = (
 )
 
 
-def build_adapter(config: IdentityConfig, http: httpx.AsyncClient) -> IdentityAdapter:
+def build_adapter(
+    config: IdentityConfig,
+    http: httpx.AsyncClient,
+    caches: Callable[[str, float], Cache] | None = None,
+) -> IdentityAdapter:
     """The adapter ``config`` names, ready to use; ``ConfigError`` when it cannot be built."""
     if config.adapter == "static":
         from service.identity.static import StaticAdapter
@@ -32,7 +38,7 @@ def build_adapter(config: IdentityConfig, http: httpx.AsyncClient) -> IdentityAd
         from service.identity.http import HttpAdapter
 
         assert config.http is not None  # IdentityConfig requires the table
-        return HttpAdapter(config.http, http)
+        return HttpAdapter(config.http, http, caches)
     return _custom_adapter(config.adapter, config.options, http)
 
 

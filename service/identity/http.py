@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
@@ -23,7 +23,6 @@ import httpx
 from pydantic import ValidationError
 
 from service import __version__
-from service.cache import TTLCache
 from service.dotted import MISSING, dig
 from service.errors import (
     FieldError,
@@ -34,6 +33,7 @@ from service.errors import (
 )
 from service.identity.base import AdapterBase, SessionContext, UserProfile
 from service.identity.config import HttpAdapterConfig
+from service.state import Cache, MemoryCache
 
 NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
 
@@ -41,14 +41,20 @@ NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
 class HttpAdapter(AdapterBase):
     """Users from the host platform's HTTP API, through the shared ``httpx.AsyncClient``."""
 
-    def __init__(self, config: HttpAdapterConfig, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        config: HttpAdapterConfig,
+        http: httpx.AsyncClient,
+        caches: Callable[[str, float], Cache] | None = None,
+    ) -> None:
         self._config = config
         self._http = http
         self._timeout = httpx.Timeout(
             config.read_timeout_seconds, connect=config.connect_timeout_seconds
         )
-        self._users: TTLCache[UserProfile] = TTLCache(config.user_cache_ttl_seconds)
-        self._sessions: TTLCache[UserProfile] = TTLCache(config.session_cache_ttl_seconds)
+        caches = caches or (lambda _, ttl: MemoryCache(ttl))
+        self._users = caches("users", config.user_cache_ttl_seconds)
+        self._sessions = caches("sessions", config.session_cache_ttl_seconds)
         self._cookies = frozenset(config.forward_cookies)
         self._headers = frozenset(config.forward_headers)
 
@@ -60,9 +66,9 @@ class HttpAdapter(AdapterBase):
         if not cookies and not headers:
             return None
         key = _session_key(cookies, headers)
-        cached = self._sessions.get(key)
+        cached = await self._sessions.get(key)
         if cached is not None:
-            return cached
+            return UserProfile.model_validate_json(cached)
         if cookies:
             headers["cookie"] = "; ".join(f"{n}={v}" for n, v in sorted(cookies.items()))
         url = self._config.session_url
@@ -70,7 +76,7 @@ class HttpAdapter(AdapterBase):
         if status in NOT_LOGGED_IN:
             return None
         profile = self._profile(data, url)
-        self._sessions.put(key, profile)
+        await self._sessions.put(key, profile.model_dump_json())
         return profile
 
     async def fetch_user(self, user_id: str) -> UserProfile | None:
@@ -79,15 +85,15 @@ class HttpAdapter(AdapterBase):
                 "This host platform's adapter has no user_url: it cannot look users up by "
                 "ID; send the whole user profile instead."
             )
-        cached = self._users.get(user_id)
+        cached = await self._users.get(user_id)
         if cached is not None:
-            return cached
+            return UserProfile.model_validate_json(cached)
         url = self._config.user_url.replace("{user_id}", _path_segment(user_id))
         status, data = await self._get(url, self._credential(), "user lookup")
         if status == 404:
             return None
         profile = self._profile(data, url)
-        self._users.put(user_id, profile)
+        await self._users.put(user_id, profile.model_dump_json())
         return profile
 
     def login_redirect(self, return_to: str) -> str | None:
@@ -103,7 +109,7 @@ class HttpAdapter(AdapterBase):
 
     async def ready(self) -> dict[str, Any]:
         url = self._config.session_url or self._config.user_url or ""
-        return {"host": _host(url), "cached_users": len(self._users)}
+        return {"host": _host(url)}
 
     def _credential(self) -> dict[str, str]:
         token = self._config.token

@@ -60,7 +60,7 @@ class StaticAdapter(AdapterBase):
         return self._users.get(user_id)
 
     async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
-        if self._header is None or not self._from_trusted_proxy(ctx.client_ip):
+        if self._header is None or not self._from_trusted_proxy(ctx.peer_ip or ctx.client_ip):
             return None
         user_id = ctx.headers.get(self._header, "").strip()
         return self._users.get(user_id) if user_id else None
