@@ -101,7 +101,7 @@ class SharedState:
 
     async def aclose(self) -> None:
         if self.redis is not None:
-            await self.redis.aclose()
+            await self.redis.aclose(close_connection_pool=True)
 
 
 class MemoryCache:
