@@ -16,7 +16,8 @@ from service import __version__, problems
 from service.api import authorize, ops, tokens
 from service.config import Settings, load_settings
 from service.identity.base import IdentityAdapter
-from service.observability import RequestContext, configure_logging
+from service.logs import configure_logging
+from service.observability import RequestContext
 from service.runtime import Runtime
 
 log = logging.getLogger("spot_sso")
@@ -85,5 +86,5 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def app_from_environment() -> FastAPI:
     """Uvicorn factory for ``spot-sso serve``: settings from ``SPOT_SSO_CONFIG`` and env."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from service import __version__
 from service.claims import WIRE_NAMES, Member
-from service.config import CONFIG_ENV, Settings, describe, load_settings
+from service.config import CONFIG_ENV, Settings, describe, env_name, load_settings
 from service.demo import (
     DEMO_API_KEY,
     DEMO_BASE,
@@ -38,6 +38,7 @@ from service.tokens import InvalidToken
 EXIT_INVALID = 1
 EXIT_CONFIG = 2
 STDIN = "-"
+GRACEFUL_SHUTDOWN_SECONDS = 10
 NO_SPOTS = (
     "spots: no Spot is configured; add a [spots.<alias>] table (or SPOT_SSO_SPOTS__<ALIAS>__ID)"
 )
@@ -93,11 +94,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.observability import configure_logging
+    from service.logs import configure_logging
 
     if args.config:
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
-    configure_logging(settings.log_level)
+    if args.log_format:  # the workers read their settings again, from the environment
+        os.environ[env_name("log_format")] = args.log_format
+    configure_logging(settings.log_level, args.log_format or settings.log_format)
     uvicorn.run(
         factory,
         factory=True,
@@ -107,7 +110,10 @@ def _run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> 
         log_config=None,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=10,
+        # spot-sso reads X-Forwarded-For itself, from `trusted_proxies` only, and keeps both
+        # the proxy (peer) and the client address; uvicorn must not rewrite the peer first.
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
 
@@ -315,6 +321,11 @@ def _parser() -> argparse.ArgumentParser:
             type=_bounded(1, 64),
             default=os.environ.get("SPOT_SSO_WORKERS", "1"),
             help="worker processes (default: 1, or $SPOT_SSO_WORKERS)",
+        )
+        sub.add_argument(
+            "--log-format",
+            choices=("json", "text"),
+            help="JSON lines, or text for humans (default: json, or $SPOT_SSO_LOG_FORMAT)",
         )
 
     mint = command("mint", cmd_mint, "Print a token for a user (from the adapter or given here).")

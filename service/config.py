@@ -16,7 +16,7 @@ import tomllib
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from limits import parse as parse_limit
 from pydantic import (
@@ -205,6 +205,7 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="This service's external base URL."
     )
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "json"
     spots: dict[str, SpotConfig] = Field(default_factory=dict)
     clients: dict[str, ClientConfig] = Field(default_factory=dict)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)

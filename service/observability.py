@@ -1,23 +1,23 @@
 """Logs, request ids and metrics.
 
-Logs are JSON lines on stderr. Nothing secret is ever passed to a logger: access lines
-carry the path without its query string, and the audit line of an issued token carries
-who and for how long, never the token.
+Logs are JSON lines on stderr (``service.logs``). Nothing secret is ever passed to a
+logger: access lines carry the path without its query string, and the audit line of an
+issued token carries who and for how long, never the token.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from service.logs import JsonFormatter as JsonFormatter
+from service.logs import configure_logging as configure_logging
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,45 +32,9 @@ DEFAULT_HEADERS: Final = (
     (b"referrer-policy", b"no-referrer"),
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "color_message",  # uvicorn's copy of the message with terminal colours
-}
 
 access_log = logging.getLogger("spot_sso.access")
 audit_log = logging.getLogger("spot_sso.audit")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the record's extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(
-            (key, value) for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS
-        )
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(entry, default=str, ensure_ascii=False)
-
-
-def configure_logging(level: str = "info") -> None:
-    """JSON lines on stderr for our loggers and uvicorn's; uvicorn's access log stays off."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
 
 
 _BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.config import Settings, deep_merge
+from service.logs import JsonFormatter, Redactor
 from service.security import key_digest
 
 MAIN_ID = "129487c9-6acc-43d9-ab96-182ded763538"
@@ -85,3 +87,38 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+class LogCapture(logging.Handler):
+    """Every log record of the session, redacted and formatted as in production."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(Redactor())
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception as exc:
+            self.failures.append(f"{record.name}: {exc!r}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_capture() -> Iterator[LogCapture]:
+    """Keeps every log line of the session; tests/test_zz_log_capture.py checks them."""
+    root = logging.getLogger()
+    handler, level = LogCapture(), root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The session's log check runs last, once every other test has logged."""
+    last = [item for item in items if item.path.name == "test_zz_log_capture.py"]
+    items[:] = [item for item in items if item not in last] + last

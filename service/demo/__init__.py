@@ -129,8 +129,8 @@ def create_demo_app(settings: Settings) -> FastAPI:
 
 def demo_app_from_environment() -> FastAPI:
     """Uvicorn factory for ``spot-sso demo``: the demo base under any file and env."""
-    from service.observability import configure_logging
+    from service.logs import configure_logging
 
     settings = load_settings(base=demo_base(int(os.environ.get(DEMO_PORT_ENV, DEFAULT_PORT))))
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_demo_app(settings)

@@ -1,0 +1,256 @@
+"""Logging: JSON lines (or text for humans) on stderr, redacted on the way out.
+
+``configure_logging`` puts one handler on the root logger; uvicorn's loggers go through
+it too, and uvicorn's own access log stays off (``RequestContext`` writes ours). The
+handler carries a ``Redactor``: whatever any logger passes, by design or by mistake,
+leaves without tokens, keys, cookies or credentials.
+
+- Structural: an extra field (or a key of a dict inside one) named like a secret
+  (``token``, ``authorization``, ``cookie``, ``api_key``, ``private_key``, ``key``,
+  ``secret``, ``password``, ``credential``...) becomes ``"[redacted]"``.
+- Textual, on the message, its arguments, every string extra and the traceback:
+  JWTs, ``token=`` query values, ``Bearer`` credentials, ``sso_`` API keys and
+  ``Cookie``/``Set-Cookie``/``Authorization`` header values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from datetime import time as daytime
+from functools import lru_cache
+from typing import Any, Final, Literal
+
+from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
+
+LogFormat = Literal["json", "text"]
+
+REDACTED: Final = "[redacted]"
+REDACTED_JWT: Final = "[redacted-jwt]"
+
+_STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
+_UVICORN_LOGGERS: Final = ("uvicorn", "uvicorn.error")
+
+# A field name is secret if, lower-cased with '-' and camelCase humps turned into '_',
+# it contains one of these words, or is ``key`` or ends with ``_key``/``_keys``.
+_SECRET_NAME = re.compile(
+    r"token|authori[sz]ation|cookie|api_?key|private_?key|secret|passw(?:or)?d|credential"
+    r"|(?:^|_)keys?$"
+)
+_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+# Secret shapes in text. Each regex runs only when a plain substring test says its
+# shape may be there, so ordinary text costs a lower() and a few ``in`` tests.
+# A JWT: three base64url segments, the first one a JSON header ('{"' -> 'eyJ').
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Query or form parameters: token=..., access_token=..., api_key=..., password=...
+_PARAM = re.compile(
+    r"((?:token|api[_-]?key|private[_-]?key|secret|passw(?:or)?d)=)[^&#\s\"'<>]+", re.IGNORECASE
+)
+_PARAM_HINTS: Final = ("token=", "key=", "secret=", "password=", "passwd=")
+# Header lines (HTTP, or a dict's repr): the whole value, to the end of the line.
+_HEADER = re.compile(
+    r"(\b(?:set-)?cookie|\b(?:proxy-)?authorization|\bx-api-key)([\"']?[ \t]*:[ \t]*)[^\r\n]+",
+    re.IGNORECASE,
+)
+# An Authorization scheme followed by its credentials.
+_BEARER = re.compile(r"\b(bearer)\s+[^\s\"',;]+", re.IGNORECASE)
+# This service's API keys.
+_API_KEY = re.compile(r"(?<![A-Za-z0-9_])(sso_)[A-Za-z0-9_-]+", re.IGNORECASE)
+_PLAIN: Final = (int, float, bool, type(None), date, daytime, uuid.UUID)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every secret-shaped part replaced."""
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED_JWT, text)
+    lowered = text.lower()
+    if "=" in lowered and any(hint in lowered for hint in _PARAM_HINTS):
+        text = _PARAM.sub(rf"\1{REDACTED}", text)
+    if "cookie" in lowered or "authorization" in lowered or "x-api-key" in lowered:
+        text = _HEADER.sub(rf"\1\2{REDACTED}", text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(rf"\1 {REDACTED}", text)
+    if "sso_" in lowered:
+        text = _API_KEY.sub(rf"\1{REDACTED}", text)
+    return text
+
+
+@lru_cache(maxsize=1024)
+def is_secret_name(name: str) -> bool:
+    """Whether a field called ``name`` holds a secret (``accessToken``, ``X-API-Key``...)."""
+    return bool(_SECRET_NAME.search(_HUMP.sub("_", name).lower().replace("-", "_")))
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with secret-named entries masked and secret-shaped text replaced.
+
+    Dicts, lists, tuples and sets are walked; numbers, dates and UUIDs pass as they
+    are; any other object is logged as its (redacted) ``str``.
+    """
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if is_secret_name(str(key)) else redact_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(item) for item in value]
+    return redact_text(str(value))
+
+
+class Redactor(logging.Filter):
+    """Redacts a record in place; put it on a handler so it sees every logger's records.
+
+    It never drops a record and never raises: a record it cannot render keeps only what
+    it could redact. Applying it twice changes nothing more.
+    """
+
+    _exception_formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._redact(record)
+        except Exception:  # a log line must never break the caller
+            record.msg, record.args = "[log record could not be redacted]", ()
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+            for name in _extras(record):
+                record.__dict__[name] = REDACTED
+        return True
+
+    def _redact(self, record: logging.LogRecord) -> None:
+        record.__dict__.pop("color_message", None)
+        if isinstance(record.msg, Mapping):  # python-json-logger's dict messages
+            record.msg = redact_value(record.msg)
+            record.args = redact_value(record.args) if record.args else record.args
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed call: keep what was passed, as text
+                message = f"{record.msg} {record.args!r}"
+            redacted = redact_text(message)
+            if redacted != message or not isinstance(record.msg, str):
+                record.msg, record.args = redacted, ()
+        for name in _extras(record):
+            value = record.__dict__[name]
+            record.__dict__[name] = REDACTED if is_secret_name(name) else redact_value(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            # The traceback is rendered and redacted here, and the exception itself
+            # dropped, so no formatter can render the original.
+            if not record.exc_text:
+                record.exc_text = self._exception_formatter.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+
+
+def _extras(record: logging.LogRecord) -> list[str]:
+    return [name for name in record.__dict__ if name not in _STANDARD_ATTRS]
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    """ISO-8601 UTC with milliseconds: ``2026-11-27T09:00:00.123Z``."""
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+    return f"{seconds}.{int(record.msecs):03d}Z"
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+class JsonFormatter(_LibraryJsonFormatter):
+    """One JSON object per line: time, level, logger, message, the extras, then ``error``.
+
+    ``error`` is the last line of the traceback (``ValueError: ...``): short, and already
+    redacted when the ``Redactor`` ran first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(reserved_attrs=list(_STANDARD_ATTRS), json_ensure_ascii=False)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        traceback = message_dict.pop("exc_info", None)
+        message_dict.pop("stack_info", None)
+        core = {
+            "time": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.message,
+        }
+        log_data.update(core)
+        super().add_fields(log_data, record, message_dict)
+        log_data.update(core)  # an extra cannot pass for one of these
+        if traceback:
+            log_data["error"] = _last_line(str(traceback))
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-11-27T09:00:00.123Z info  spot_sso.access  POST /tokens 200  status=200 ...``"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (
+            f"{_timestamp(record)} {record.levelname.lower():<5} {record.name}  "
+            f"{record.getMessage()}"
+        )
+        extras = " ".join(
+            f"{name}={_text_value(record.__dict__[name])}" for name in _extras(record)
+        )
+        if extras:
+            line += "  " + extras
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text.rstrip("\n")
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, str):
+        if value and not any(c.isspace() or c in "\"'=" for c in value):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool | int | float) or value is None:
+        return json.dumps(value)
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def make_handler(fmt: LogFormat = "json", stream: Any = None) -> logging.Handler:
+    """A stream handler (stderr by default) in ``fmt``, with the ``Redactor`` on it."""
+    if fmt not in ("json", "text"):
+        raise ValueError(f"log format must be json or text, not {fmt!r}")
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler.addFilter(Redactor())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    return handler
+
+
+def configure_logging(level: str = "info", fmt: LogFormat = "json") -> None:
+    """Our loggers and uvicorn's on one redacting stderr handler; uvicorn's access log off."""
+    handler = make_handler(fmt)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in _UVICORN_LOGGERS:
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
