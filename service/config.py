@@ -37,6 +37,7 @@ from pydantic_settings import (
 from service.claims import Lang, canonical_timezone
 from service.errors import ConfigError
 from service.identity.config import IdentityConfig
+from service.logs import is_secret_name
 from service.redirects import RedirectRefused, check_redirect_url
 from service.rules import SpotRules
 from service.settings_fields import Section, StrList, read_secret_file
@@ -57,7 +58,6 @@ _PLACEHOLDER = re.compile(
     r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]).*|secret|password|key|private[-_ ]?key)$",
     re.IGNORECASE,
 )
-_SECRET_NAME = re.compile(r"token|secret|password|passwd|key|credential|auth", re.IGNORECASE)
 
 
 def is_placeholder(secret: str) -> bool:
@@ -67,9 +67,11 @@ def is_placeholder(secret: str) -> bool:
 
 def _rate_limit(value: str) -> str:
     try:
-        parse_limit(value)
+        amount = parse_limit(value).amount
     except ValueError:
         raise ValueError(f"{value!r} is not a rate like 600/minute or 10/second") from None
+    if amount < 1:
+        raise ValueError(f"{value!r}: a limit lets at least one request through")
     return value
 
 
@@ -257,7 +259,10 @@ class Settings(BaseSettings):
         if self.redis_url is not None and not re.match(
             r"(rediss?|unix)://", self.redis_url.get_secret_value()
         ):
-            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+            raise ValueError(
+                f"redis_url ({env_name('redis_url')}): must start with redis://, rediss:// "
+                "or unix://"
+            )
         return self
 
     @field_validator("log_level")
@@ -295,11 +300,20 @@ class Settings(BaseSettings):
         any option whose name looks secret is masked too.
         """
         data = self.model_dump(mode="json")
-        options = data["identity"]["options"]
-        for name in options:
-            if _SECRET_NAME.search(name):
-                options[name] = "**********"
+        data["identity"]["options"] = _mask_secret_names(data["identity"]["options"])
         return data
+
+
+def _mask_secret_names(value: Any) -> Any:
+    """``value`` with every entry whose name looks secret masked, at any depth."""
+    if isinstance(value, dict):
+        return {
+            k: "**********" if is_secret_name(k) else _mask_secret_names(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_names(item) for item in value]
+    return value
 
 
 def env_name(*path: str) -> str:

@@ -143,7 +143,8 @@ class RequestContext:
             self._record(scope, request_id, status or 500, time.perf_counter() - started)
 
     def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        template = getattr(scope.get("route"), "path", None)
+        route = scope.get("root_path", "") + template if template else "unmatched"
         method = scope["method"]
         self.metrics.request_duration.labels(route, method, str(status)).observe(elapsed)
         client = scope.get("client")

@@ -89,6 +89,8 @@ def fix_openapi(
             if status.startswith(("4", "5")) and "application/json" in content:
                 response["content"] = {PROBLEM_JSON: content["application/json"]}
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    authorize = document.get("paths", {}).get("/authorize", {}).get("get", {})
+    authorize.get("responses", {}).pop("422", None)  # every parameter is an optional string
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     for model in models:
@@ -137,6 +139,12 @@ _HINTS: Final = {
 }
 
 
+def _context(request: Request, slug: str) -> dict[str, Any]:
+    """Log fields that tie a warning to its access line and to the user's reference."""
+    state = request.scope.get("state", {})
+    return {"problem": slug, "request_id": state.get("request_id"), "path": request.url.path}
+
+
 def _is_browser_route(request: Request) -> bool:
     return "browser" in getattr(request.scope.get("route"), "tags", ())
 
@@ -157,7 +165,7 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     if _is_browser_route(request):
         if exc.status >= 500:
-            log.warning("%s: %s", exc.slug, exc.detail, extra={"problem": exc.slug})
+            log.warning("%s: %s", exc.slug, exc.detail, extra=_context(request, exc.slug))
         response = _page(request, exc)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -169,7 +177,7 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         challenge = REALM + (', error="invalid_token"' if isinstance(exc, InvalidApiKey) else "")
         headers = {"WWW-Authenticate": challenge}
     if exc.status >= 500:
-        log.warning("%s: %s", exc.slug, exc.detail, extra={"problem": exc.slug})
+        log.warning("%s: %s", exc.slug, exc.detail, extra=_context(request, exc.slug))
     return problem(
         request,
         exc.status,
@@ -199,7 +207,7 @@ def unexpected(scope: MutableMapping[str, Any], exc: Exception) -> Response:
     """The answer to an exception nothing else handled: logged, then a bare 500."""
     request = Request(scope)
     log.error(
-        "unexpected %s", type(exc).__name__, exc_info=exc, extra={"problem": "internal-error"}
+        "unexpected %s", type(exc).__name__, exc_info=exc, extra=_context(request, "internal-error")
     )
     if _is_browser_route(request):
         return _page(request, ServiceError("Something went wrong on our side."))

@@ -213,6 +213,7 @@ def test_openapi_file_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert operation_ids == ["authorize", "healthz", "issueToken", "metrics", "readyz"]
     assert "DEMO-ONLY" not in out
+    assert "422" not in document["paths"]["/authorize"]["get"]["responses"]
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "70000"])
@@ -243,9 +244,15 @@ def test_check_config_masks_secret_looking_adapter_options(
         CONFIG.split("[[identity.static.users]]")[0]
         + '[identity]\nadapter = "tests.api.fake_adapters:AnyOptions"\n'
         + '[identity.options]\nbase_url = "https://host.example"\napi_token = "hunter2-secret"\n'
+        + 'author = "Ada"\n[identity.options.upstream]\nclient_secret = "nested-secret"\n'
     )
     status, out, err = run(capsys, "check-config", "--config", str(path))
     assert status == 0, err
     options = json.loads(out)["identity"]["options"]
-    assert options == {"base_url": "https://host.example", "api_token": "**********"}
-    assert "hunter2-secret" not in out + err
+    assert options == {
+        "base_url": "https://host.example",
+        "api_token": "**********",
+        "author": "Ada",
+        "upstream": {"client_secret": "**********"},
+    }
+    assert "hunter2-secret" not in out + err and "nested-secret" not in out + err

@@ -17,6 +17,7 @@ class StaticUser(UserProfile):
     """A user of the static adapter: a ``UserProfile``, unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=255)
 
 
 class StaticAdapterConfig(Section):

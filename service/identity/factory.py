@@ -51,8 +51,9 @@ def _custom_adapter(path: str, options: dict[str, Any], http: httpx.AsyncClient)
     try:
         factory = getattr(cls, "from_options", None)
         adapter = factory(options, http) if factory else cls(**options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError([f"identity.options: {path} refused them ({exc})"]) from None
+    except Exception as exc:  # a host's own code: any failure is a configuration problem
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ConfigError([f"identity.options: {path} refused them ({reason})"]) from None
     missing = [name for name in _REQUIRED if not callable(getattr(adapter, name, None))]
     if missing:
         raise ConfigError(

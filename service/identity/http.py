@@ -194,7 +194,7 @@ class HttpAdapter(AdapterBase):
             return UserProfile.model_validate(fields)
         except ValidationError as exc:
             errors = _profile_errors(exc, paths)
-            names = ", ".join(e.pointer.lstrip("/") for e in errors)
+            names = ", ".join(e.pointer.lstrip("/").replace("/", ".") for e in errors)
             raise ProfileUnusable(
                 f"The host platform's profile lacks usable values for {names}.", errors
             ) from None
@@ -220,7 +220,10 @@ def _string_list(value: Any) -> list[str]:
 def _profile_errors(exc: ValidationError, paths: Mapping[str, str]) -> list[FieldError]:
     """Errors named by the host's field paths, the way an integrator configured them."""
     return [
-        FieldError("/" + paths.get(e.pointer.lstrip("/"), e.pointer.lstrip("/")), e.detail)
+        FieldError(
+            "/" + paths.get(e.pointer.lstrip("/"), e.pointer.lstrip("/")).replace(".", "/"),
+            e.detail,
+        )
         for e in field_errors(exc.errors())
     ]
 

@@ -62,3 +62,12 @@ class AnyOptions(AdapterBase):
 
     async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
         return None
+
+
+class NeedsToken(AdapterBase):
+    """Reads a required option the way a careless adapter does: KeyError when missing."""
+
+    @classmethod
+    def from_options(cls, options: dict[str, object], http: object) -> NeedsToken:
+        options["api_token"]
+        return cls()

@@ -97,8 +97,15 @@ async def call_both(handler: Handler) -> tuple[httpx.Response, httpx.Response, h
 
 
 @pytest.mark.parametrize(("handler", "code", "slug", "words"), FAULTS.values(), ids=FAULTS.keys())
-async def test_host_faults(handler: Handler, code: int, slug: str, words: str) -> None:
+async def test_host_faults(
+    handler: Handler, code: int, slug: str, words: str, caplog: pytest.LogCaptureFixture
+) -> None:
     api, page, health = await call_both(handler)
+    if code >= 500:  # logged with the request id the user sees as "Reference"
+        ids = {
+            getattr(r, "request_id", None) for r in caplog.records if r.name == "spot_sso.errors"
+        }
+        assert {api.json()["requestId"], page.headers["x-request-id"]} <= ids
     assert_problem(api, code, slug)
     assert_page(page, code, words)
     assert health.status_code == 200

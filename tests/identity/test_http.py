@@ -427,7 +427,7 @@ async def test_missing_required_fields_name_the_host_paths(http: httpx.AsyncClie
         await adapter.fetch_user("incomplete")
     error = caught.value
     assert error.status == 502
-    assert {e.pointer for e in error.errors} == {"/email", "/profile.first_name"}
+    assert {e.pointer for e in error.errors} == {"/email", "/profile/first_name"}
     assert "email" in error.detail
     assert "profile.first_name" in error.detail
     assert_safe(error)

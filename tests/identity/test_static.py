@@ -59,6 +59,11 @@ async def test_file_and_inline_users_together(tmp_path: Path) -> None:
     assert await static.ready() == {"users": 2}
 
 
+def test_overlong_ids_are_refused() -> None:
+    with pytest.raises(ValueError, match="at most 255 characters"):
+        adapter(users=[{**ADA, "id": "u" * 256}])
+
+
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ConfigError, match="duplicate user ids u-1"):
         adapter(users=[ADA, {**GRACE, "id": "u-1"}])
@@ -144,6 +149,7 @@ async def test_custom_adapter_by_import_path() -> None:
         ("tests.api.fake_adapters:FailingAdapter", {"mode": "odd"}, "refused them"),
         ("tests.api.fake_adapters:FailingAdapter", {"colour": "red"}, "refused them"),
         ("tests.api.fake_adapters:Incomplete", {}, "lacks resolve_session"),
+        ("tests.api.fake_adapters:NeedsToken", {}, "KeyError: 'api_token'"),
     ],
 )
 async def test_custom_adapter_problems(path: str, options: dict[str, object], message: str) -> None:
