@@ -6,6 +6,8 @@ ARG PYTHON_IMAGE=python:3.12-slim
 #           spot-sso
 # Configuration: environment variables SPOT_SSO_* and, optionally, a TOML file whose path is
 # in SPOT_SSO_CONFIG (see config.example.toml, .env.example and docker-compose.yml).
+# Host, port and workers of the default command: SPOT_SSO_HOST, SPOT_SSO_PORT, SPOT_SSO_WORKERS.
+# Deployment guide (Compose, Kubernetes, TLS, key rotation): docs/deployment.md.
 
 # ---------------------------------------------------------------------------------------------
 # build: a wheel of the project plus wheels of all its dependencies, in /wheels.
@@ -28,11 +30,18 @@ RUN python -m pip wheel --wheel-dir /wheels . \
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
-# Where the source lives: pass --build-arg IMAGE_SOURCE=<repository URL> when building releases.
+# Release builds pass these: --build-arg IMAGE_VERSION=0.1.0 --build-arg IMAGE_REVISION=$(git
+# rev-parse HEAD) --build-arg IMAGE_SOURCE=<repository URL> --build-arg IMAGE_CREATED=<RFC 3339>.
+ARG IMAGE_VERSION="0.1.0"
+ARG IMAGE_REVISION=""
 ARG IMAGE_SOURCE=""
+ARG IMAGE_CREATED=""
 LABEL org.opencontainers.image.title="spot-sso" \
       org.opencontainers.image.description="Single sign-on token service for MeltingSpot communities" \
+      org.opencontainers.image.version="${IMAGE_VERSION}" \
+      org.opencontainers.image.revision="${IMAGE_REVISION}" \
       org.opencontainers.image.source="${IMAGE_SOURCE}" \
+      org.opencontainers.image.created="${IMAGE_CREATED}" \
       org.opencontainers.image.licenses="MIT"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -55,7 +64,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --no-log-init \
         --shell /usr/sbin/nologin spot-sso
 
-# Non-root, fixed UID/GID (numeric, so runAsNonRoot checks can verify it).
+# Non-root, fixed UID/GID (numeric, so runAsNonRoot checks can verify it). Nothing is written
+# outside /tmp: run with a read-only root filesystem and a tmpfs (or emptyDir) on /tmp.
 USER 10001:10001
 WORKDIR /tmp
 

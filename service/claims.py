@@ -158,12 +158,8 @@ class ClaimModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
-class Member(ClaimModel):
-    """Who the token is about: the user claims, as a caller may send them.
-
-    ``lang`` and ``timezone`` are free here; they are normalised against a Spot's
-    defaults when the member becomes ``SpotClaims``.
-    """
+class _Identity(ClaimModel):
+    """The claims that say who the member is, in MeltingSpot's order."""
 
     sub: Text
     first_name: Text
@@ -171,6 +167,15 @@ class Member(ClaimModel):
     email: Email
     title: Text | None = None
     avatar_url: HttpUrl | None = None
+
+
+class Member(_Identity):
+    """Who the token is about: the user claims, as a caller may send them.
+
+    ``lang`` and ``timezone`` are free here; they are normalised against a Spot's
+    defaults when the member becomes ``SpotClaims``.
+    """
+
     lang: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     timezone: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
 
@@ -192,15 +197,9 @@ class Member(ClaimModel):
     )
 
 
-class SpotClaims(ClaimModel):
-    """Every claim of a MeltingSpot SSO token, checked against MeltingSpot's rules."""
+class _Settled(ClaimModel):
+    """The claims a token adds to its member: language, time zone, lifetime, Spot rules."""
 
-    sub: Text
-    first_name: Text
-    last_name: Text
-    email: Email
-    title: Text | None = None
-    avatar_url: HttpUrl | None = None
     lang: Lang
     timezone: TimeZone
     iat: int = Field(ge=0)
@@ -212,13 +211,21 @@ class SpotClaims(ClaimModel):
     domains_unset: list[Key] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> SpotClaims:
-        if self.exp <= self.iat:
-            raise ValueError("exp must be later than iat")
-        both = set(self.groups_join or ()) & set(self.groups_leave or ())
-        if both:
-            raise ValueError(f"groups both joined and left: {', '.join(sorted(both))}")
+    def _consistent(self) -> _Settled:
+        _check_consistent(self.iat, self.exp, self.groups_join, self.groups_leave)
         return self
+
+
+def _check_consistent(iat: int, exp: int, join: list[str] | None, leave: list[str] | None) -> None:
+    if exp <= iat:
+        raise ValueError("exp must be later than iat")
+    both = set(join or ()) & set(leave or ())
+    if both:
+        raise ValueError(f"groups both joined and left: {', '.join(sorted(both))}")
+
+
+class SpotClaims(_Settled, _Identity):
+    """Every claim of a MeltingSpot SSO token, checked against MeltingSpot's rules."""
 
     @classmethod
     def for_member(
@@ -231,17 +238,17 @@ class SpotClaims(ClaimModel):
         default_timezone: str = MELTINGSPOT_DEFAULT_TIMEZONE,
         **extra: Any,
     ) -> SpotClaims:
-        """The claims for ``member``, with language and time zone settled and a lifetime."""
-        return cls(
-            sub=member.sub,
-            first_name=member.first_name,
-            last_name=member.last_name,
-            email=member.email,
-            title=member.title,
-            avatar_url=member.avatar_url,
+        """The claims for ``member``, with language and time zone settled and a lifetime.
+
+        ``member`` was validated when it was made, against the same field types as here,
+        so only what the token adds is validated now: each value is checked exactly once.
+        """
+        settled = _Settled(
             lang=normalize_lang(member.lang, default_lang),
             timezone=normalize_timezone(member.timezone, default_timezone),
             iat=issued_at,
             exp=issued_at + ttl_seconds,
             **extra,
         )
+        fields = member.model_dump(exclude={"lang", "timezone"}) | dict(settled)
+        return cls.model_construct(set(fields), **fields)

@@ -40,7 +40,7 @@ from service.identity.config import IdentityConfig
 from service.logs import is_secret_name
 from service.redirects import RedirectRefused, check_redirect_url
 from service.rules import SpotRules
-from service.settings_fields import Section, StrList, read_secret_file
+from service.settings_fields import Section, StrList, is_placeholder, read_secret_file
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
@@ -52,17 +52,6 @@ log = logging.getLogger(__name__)
 
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_PLACEHOLDER = re.compile(
-    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|(?:todo|fixme)\b.*|"
-    r".*(?:change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]?(?:private[-_ ]?)?key|"
-    r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]).*|secret|password|key|private[-_ ]?key)$",
-    re.IGNORECASE,
-)
-
-
-def is_placeholder(secret: str) -> bool:
-    """True for values such as ``changeme`` or ``<your-key>`` left from a template."""
-    return bool(_PLACEHOLDER.match(secret.strip()))
 
 
 def _rate_limit(value: str) -> str:

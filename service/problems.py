@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from service.api.body import explain
+from service.api.deps import SECURITY_SCHEMES
 from service.errors import (
     AuthenticationError,
     FieldError,
@@ -91,6 +92,7 @@ def fix_openapi(
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     authorize = document.get("paths", {}).get("/authorize", {}).get("get", {})
     authorize.get("responses", {}).pop("422", None)  # every parameter is an optional string
+    document["components"]["securitySchemes"] = dict(SECURITY_SCHEMES)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     for model in models:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,19 @@ def _string_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
+
+
+_PLACEHOLDER = re.compile(
+    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|(?:todo|fixme)\b.*|"
+    r".*(?:change[-_ ]?me|replace[-_ ]?(?:me|with)|placeholder|your[-_ ]?(?:private[-_ ]?)?key|"
+    r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]).*|secret|password|key|private[-_ ]?key)$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(secret: str) -> bool:
+    """True for values such as ``changeme`` or ``<your-key>`` left from a template."""
+    return bool(_PLACEHOLDER.match(secret.strip()))
 
 
 def read_secret_file(path: Path) -> SecretStr:

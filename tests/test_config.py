@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings, is_placeholder, load_settings
+from service.config import Settings, load_settings
 from service.errors import ConfigError
 from service.security import key_digest
+from service.settings_fields import is_placeholder
 from tests.conftest import MAIN_ID, MAIN_KEY, make_settings, settings_data
 
 TOML = f"""

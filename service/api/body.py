@@ -48,7 +48,7 @@ async def json_body(request: Request, model: type[M], max_bytes: int) -> M:
 async def _read_capped(request: Request, max_bytes: int) -> bytes:
     too_large = PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -1,12 +1,16 @@
-"""FastAPI dependency aliases: the runtime, the settings and the authenticated client."""
+"""FastAPI dependency aliases: the runtime, the settings, the client IP, the API client.
+
+Each is one flat ``async def`` reading the runtime from the app: FastAPI runs plain
+``def`` dependencies in a thread pool, and every level of nesting is solved again on
+every request, which on the token path cost more than the token itself.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from typing import Annotated, Any, Final
 
-from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
 from service.config import Settings
 from service.errors import AuthenticationError, TooManyRequests
@@ -14,54 +18,67 @@ from service.ratelimit import FAILED_AUTH
 from service.runtime import Runtime
 from service.security import ApiClient, api_key_from_headers
 
-# Declared for the OpenAPI document; the key itself is read by ``api_client``.
-bearer_scheme = HTTPBearer(
-    auto_error=False, scheme_name="bearerAuth", description="`Authorization: Bearer <API key>`"
-)
-api_key_scheme = APIKeyHeader(
-    name="X-API-Key", auto_error=False, scheme_name="apiKeyHeader", description="The API key."
-)
+# How the API key travels, for the OpenAPI document (the key is read by ``api_client``).
+SECURITY_SCHEMES: Final[dict[str, Any]] = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <API key>`",
+    },
+    "apiKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The API key.",
+    },
+}
+API_KEY_SECURITY: Final[list[dict[str, list[str]]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
-    return runtime.settings
+async def get_settings(request: Request) -> Settings:
+    return runtime_of(request).settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def client_ip(request: Request, runtime: RuntimeDep) -> str | None:
-    """The caller's address: the socket peer, or X-Forwarded-For from a trusted proxy."""
+def peer_and_client_ip(request: Request) -> tuple[str | None, str | None]:
+    """The socket peer and the client's address (X-Forwarded-For from trusted proxies)."""
     peer = request.client.host if request.client else None
-    return runtime.client_ip(peer, request.headers.get("x-forwarded-for"))
+    return peer, runtime_of(request).client_ip(peer, request.headers.get("x-forwarded-for"))
+
+
+async def client_ip(request: Request) -> str | None:
+    """The caller's address: the socket peer, or X-Forwarded-For from a trusted proxy."""
+    return peer_and_client_ip(request)[1]
 
 
 ClientIpDep = Annotated[str | None, Depends(client_ip)]
 
 
-async def api_client(
-    request: Request,
-    runtime: RuntimeDep,
-    ip: ClientIpDep,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    _header: Annotated[str | None, Security(api_key_scheme)],
-) -> ApiClient:
+async def api_client(request: Request) -> ApiClient:
     """The client whose API key the request carries; 401 otherwise; 429 over a limit.
 
     Failed attempts are counted per client IP (``limits.failed_auth_per_ip``); over that
     limit even a right key waits, so keys cannot be guessed at speed. A known client's
     call then counts against its own limit (``rate_limit`` or ``limits.tokens_per_client``).
     """
+    runtime = runtime_of(request)
+    ip = peer_and_client_ip(request)[1] or "-"
     rule = runtime.settings.limits.failed_auth_per_ip
-    await runtime.limiter.check(FAILED_AUTH, ip or "-", rule)
+    await runtime.limiter.check(FAILED_AUTH, ip, rule)
     try:
         key = api_key_from_headers(
             request.headers.get("authorization"), request.headers.get("x-api-key")
@@ -69,7 +86,7 @@ async def api_client(
         client = runtime.clients.authenticate(key)
     except AuthenticationError:
         with contextlib.suppress(TooManyRequests):  # this answer is the 401 either way
-            await runtime.limiter.hit(FAILED_AUTH, ip or "-", rule)
+            await runtime.limiter.hit(FAILED_AUTH, ip, rule)
         raise
     await runtime.limiter.hit("tokens", client.name, client.rate_limit)
     return client

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from service.api.body import json_body
-from service.api.deps import ClientDep, RuntimeDep
+from service.api.deps import API_KEY_SECURITY, ClientDep, runtime_of
 from service.claims import Key, Member, PropertyValue
 from service.config import TTL_CEILING
 from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
@@ -130,16 +130,17 @@ class TokenResponse(_CamelModel):
     summary="Issue a token for a user",
     response_model=TokenResponse,
     openapi_extra={
+        "security": API_KEY_SECURITY,
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}
             },
-        }
+        },
     },
     responses=problem_responses(401, 403, 404, 413, 415, 422, 429, 502, 503),
 )
-async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) -> TokenResponse:
+async def issue_token(request: Request, client: ClientDep) -> Response:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
 
     Name the user by `userId` (looked up on the host platform through the identity
@@ -148,6 +149,7 @@ async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) 
     `customProperties` and `domains` win over the rules, key by key. The reply is never cached
     (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
+    runtime = runtime_of(request)
     body = await json_body(request, TokenRequest, runtime.settings.max_body_bytes)
     alias = _allowed_spot(runtime, client, body.spot)
     profile = None if body.user else await _lookup(runtime, body.user_id or "")
@@ -161,13 +163,15 @@ async def issue_token(request: Request, runtime: RuntimeDep, client: ClientDep) 
         ttl_seconds=body.ttl_seconds,
         client=client.name,
     )
-    return TokenResponse(
+    reply = TokenResponse(
         token=issued.token,
         expires_in=issued.expires_in,
         expires_at=issued.expires_at,
         spot=issued.spot,
         spot_id=issued.spot_id,
     )
+    # Serialised here, once: FastAPI would validate and encode the model again.
+    return Response(reply.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _allowed_spot(runtime: Runtime, client: ApiClient, ref: str | None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from service.identity.base import UserProfile
-from service.settings_fields import Section, StrList, read_secret_file
+from service.settings_fields import Section, StrList, is_placeholder, read_secret_file
 
 
 class StaticUser(UserProfile):
@@ -106,6 +106,8 @@ class HttpAdapterConfig(Section):
                 self.token = read_secret_file(self.token_file)
             except OSError as exc:
                 raise ValueError(f"token_file: cannot read it ({exc.strerror})") from None
+        if self.token is not None and is_placeholder(self.token.get_secret_value()):
+            raise ValueError("token: looks like a placeholder, not the host's real API token")
         return self
 
 

@@ -144,8 +144,9 @@ class HttpAdapter(AdapterBase):
     ) -> tuple[int, Any]:
         # A request built here carries no cookie of the shared client, and nothing
         # follows a redirect: the credential goes to the configured URL only.
+        wire = [(name.encode("ascii"), _header_bytes(value)) for name, value in headers.items()]
         request = httpx.Request(
-            "GET", url, headers=headers, extensions={"timeout": self._timeout.as_dict()}
+            "GET", url, headers=wire, extensions={"timeout": self._timeout.as_dict()}
         )
         reply = await self._http.send(request, stream=True, follow_redirects=False)
         try:
@@ -166,7 +167,7 @@ class HttpAdapter(AdapterBase):
     async def _read_capped(self, reply: httpx.Response, host: str, what: str) -> bytes:
         limit = self._config.max_response_bytes
         declared = reply.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise IdentityBadResponse(f"{host}: the {what} answer is larger than {limit} bytes")
         chunks: list[bytes] = []
         size = 0
@@ -231,6 +232,14 @@ def _profile_errors(exc: ValidationError, paths: Mapping[str, str]) -> list[Fiel
 def _session_key(cookies: Mapping[str, str], headers: Mapping[str, str]) -> str:
     material = json.dumps([sorted(cookies.items()), sorted(headers.items())])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _header_bytes(value: str) -> bytes:
+    """A forwarded value as the browser sent it: the server decoded its bytes as latin-1."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # not from the wire (a host's own adapter): UTF-8 it is
+        return value.encode("utf-8")
 
 
 def _path_segment(value: str) -> str:

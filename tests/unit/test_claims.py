@@ -723,3 +723,36 @@ def test_overlong_lang_falls_back_to_the_default() -> None:
     member = Member(sub="1", first_name="A", last_name="B", email="a@example.com", lang="x" * 200)
     claims = SpotClaims.for_member(member, issued_at=1, ttl_seconds=60, default_lang="de")
     assert claims.lang == "de"
+
+
+def test_for_member_equals_a_full_validation_of_the_same_claims() -> None:
+    """for_member validates only what it adds (the member is validated already)."""
+    member = Member(
+        sub="u-1",
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.com",
+        title="Analyst",
+        avatar_url="https://cdn.example.com/a.png",
+        lang="fr-FR",
+        timezone="europe/paris",
+    )
+    built = SpotClaims.for_member(
+        member, issued_at=100, ttl_seconds=60, groups_join=["g1"], custom_properties={"k": "v"}
+    )
+    assert SpotClaims.model_validate(built.to_wire()).to_wire() == built.to_wire()
+    assert built.lang == "fr" and built.timezone == "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"groups_join": ["g"], "groups_leave": ["g"]},
+        {"groups_join": [""]},
+        {"domains_set": {"d": "ftp://x"}},
+    ],
+)
+def test_for_member_still_validates_what_it_adds(extra: dict[str, Any]) -> None:
+    member = Member(sub="u-1", first_name="A", last_name="B", email="a@example.com")
+    with pytest.raises(ValidationError):
+        SpotClaims.for_member(member, issued_at=100, ttl_seconds=60, **extra)

@@ -1,0 +1,39 @@
+"""Fuzzing: the OpenAPI document driven by Schemathesis, and Hypothesis properties.
+
+``served`` runs an app in process, its lifespan included, on an event loop of its own
+(an anyio portal thread), so that synchronous Hypothesis tests can call it: Hypothesis
+wants a plain function per example, and function-scoped fixtures cannot be shared
+between its examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import httpx
+from anyio.from_thread import start_blocking_portal
+from fastapi import FastAPI
+
+Call = Callable[..., httpx.Response]
+
+
+@contextmanager
+def served(app: FastAPI, client_ip: str = "127.0.0.1") -> Iterator[Call]:
+    """``call(method, url, **kwargs)`` answering from ``app``, started and stopped here."""
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+    ):
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
+        http = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+
+        def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            return portal.call(partial(http.request, method, url, **kwargs))
+
+        try:
+            yield call
+        finally:
+            portal.call(http.aclose)
