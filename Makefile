@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format openapi clean
+.PHONY: demo test lint format openapi clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Throughput, latency and memory against a bare FastAPI app; writes bench/results.md.
+# Needs wrk (Debian package; installed when run as root). A few minutes; not part of test.
+# `make bench BENCH_ARGS="--duration 5 --workers 1"` passes options to bench/run.py.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests
