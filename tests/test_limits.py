@@ -26,7 +26,7 @@ def http(app: FastAPI, ip: str = "203.0.113.7") -> httpx.AsyncClient:
 
 
 async def test_tokens_per_client() -> None:
-    app = app_with(limits={"tokens_per_client": "3/minute"})
+    app = app_with(limits={"tokens_per_client": "3/day"})
     async with http(app) as client:
         codes = [
             (
@@ -38,7 +38,7 @@ async def test_tokens_per_client() -> None:
         refused = await client.post("/tokens", json={"userId": "u-1"}, headers=bearer(BILLING_KEY))
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["type"] == "urn:spot-sso:problem:rate-limited"
-        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert 1 <= int(refused.headers["retry-after"]) <= 86_400
         other = await client.post(
             "/tokens", json={"spot": "main", "userId": "u-1"}, headers=bearer(PORTAL_KEY)
         )
@@ -47,7 +47,7 @@ async def test_tokens_per_client() -> None:
 
 async def test_per_client_override() -> None:
     app = app_with(
-        limits={"tokens_per_client": "1/minute"}, clients={"billing": {"rate_limit": "5/minute"}}
+        limits={"tokens_per_client": "1/day"}, clients={"billing": {"rate_limit": "5/day"}}
     )
     body = {"spot": "main", "userId": "u-1"}
     async with http(app) as client:
@@ -64,7 +64,7 @@ async def test_per_client_override() -> None:
 
 
 async def test_failed_keys_per_ip_then_even_the_right_key_waits() -> None:
-    app = app_with(limits={"failed_auth_per_ip": "3/minute"})
+    app = app_with(limits={"failed_auth_per_ip": "3/day"})
     async with http(app) as client:
         for _ in range(3):
             assert (
@@ -78,7 +78,7 @@ async def test_failed_keys_per_ip_then_even_the_right_key_waits() -> None:
 
 
 async def test_authorize_per_ip_is_a_page_with_retry_after() -> None:
-    app = app_with(limits={"authorize_per_ip": "2/minute"})
+    app = app_with(limits={"authorize_per_ip": "2/day"})
     async with http(app) as browser:
         codes = [
             (await browser.get("/authorize", params={"redirectUrl": CALLBACK})).status_code
@@ -93,8 +93,8 @@ async def test_authorize_per_ip_is_a_page_with_retry_after() -> None:
 
 async def test_authorize_limit_per_spot_override() -> None:
     app = app_with(
-        limits={"authorize_per_ip": "1/minute"},
-        spots={"main": {"authorize_rate_limit": "3/minute"}},
+        limits={"authorize_per_ip": "1/day"},
+        spots={"main": {"authorize_rate_limit": "3/day"}},
     )
     async with http(app) as browser:
         codes = [
@@ -105,7 +105,7 @@ async def test_authorize_limit_per_spot_override() -> None:
 
 
 async def test_limits_can_be_switched_off() -> None:
-    app = app_with(limits={"enabled": False, "tokens_per_client": "1/minute"})
+    app = app_with(limits={"enabled": False, "tokens_per_client": "1/day"})
     async with http(app) as client:
         for _ in range(3):
             assert (
@@ -114,7 +114,7 @@ async def test_limits_can_be_switched_off() -> None:
 
 
 async def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
-    app = app_with(limits={"authorize_per_ip": "1/minute"}, trusted_proxies=["10.0.0.0/8"])
+    app = app_with(limits={"authorize_per_ip": "1/day"}, trusted_proxies=["10.0.0.0/8"])
     async with http(app, ip="10.1.1.1") as proxy:
         for browser in ("203.0.113.1", "203.0.113.2"):  # two browsers behind the proxy
             response = await proxy.get(

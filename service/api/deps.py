@@ -78,7 +78,7 @@ async def api_client(request: Request) -> ApiClient:
     runtime = runtime_of(request)
     ip = peer_and_client_ip(request)[1] or "-"
     rule = runtime.settings.limits.failed_auth_per_ip
-    await runtime.limiter.check(FAILED_AUTH, ip, rule)
+    runtime.limiter.check(FAILED_AUTH, ip, rule)
     try:
         key = api_key_from_headers(
             request.headers.get("authorization"), request.headers.get("x-api-key")
@@ -86,7 +86,7 @@ async def api_client(request: Request) -> ApiClient:
         client = runtime.clients.authenticate(key)
     except AuthenticationError:
         with contextlib.suppress(TooManyRequests):  # this answer is the 401 either way
-            await runtime.limiter.hit(FAILED_AUTH, ip, rule)
+            await runtime.limiter.hit(FAILED_AUTH, ip, rule, block_when_full=True)
         raise
     await runtime.limiter.hit("tokens", client.name, client.rate_limit)
     return client
