@@ -1,0 +1,939 @@
+"""``make bench``: spot-sso's throughput, latency and memory next to a bare FastAPI app.
+
+One after another, with one uvicorn command line (only the app differs), it starts a
+bare FastAPI app (the framework ceiling), spot-sso with the static adapter, and spot-sso
+with the HTTP adapter against a small host platform app (cache warm, then cache cold),
+drives each scenario with wrk on 127.0.0.1 for a fixed time, then with an open-loop
+paced generator at half the measured rate, and writes one report (bench/results.md).
+
+    .venv/bin/python bench/run.py [--duration 10] [--workers 1,2] [--quick] [--output F]
+
+``--quick`` is the smoke mode: 1 s per scenario, 1 worker, no leak run, a short
+micro-benchmark, and the report goes to a temporary file unless ``--output`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from bench import servers
+from bench.fixtures import (
+    REDIRECT_URL,
+    SESSION_COOKIE,
+    SPOT_ALIAS,
+    USER_COUNT,
+    USERS,
+    Secrets,
+    session_id,
+    spot_sso_config,
+    user_body,
+    user_id_body,
+    write_toml,
+)
+from bench.micro import MicroRow, micro_table, run_micro
+from bench.paced import PacedResult, run_paced
+from bench.wrk_driver import (
+    INSTALL_HELP,
+    Request,
+    WrkResult,
+    ensure_wrk,
+    run_wrk,
+    wrk_version,
+)
+
+ROOT = servers.ROOT
+DEFAULT_OUTPUT = ROOT / "bench" / "results.md"
+P99_TARGET_MS = 10.0
+RSS_TARGET_MB = 100.0
+LEAK_TOLERANCE_BYTES = 1 << 20  # "no growth": under 1 MiB between the 2nd and 4th chunk
+MB = 1_000_000
+PACKAGES = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "pydantic",
+    "pydantic-core",
+    "python-jose",
+    "cryptography",
+    "email-validator",
+    "httpx",
+    "prometheus-client",
+    "python-json-logger",
+    "limits",
+)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    key: str
+    title: str
+    app: str
+    factory: bool = False
+    adapter: str | None = None  # spot-sso's identity adapter; None for the baseline
+    user_cache_ttl: float = 30.0
+    needs_host: bool = False
+
+
+SERVER_SPECS = {
+    s.key: s
+    for s in (
+        ServerSpec("baseline", "bare FastAPI (bench/baseline.py)", "bench.baseline:app"),
+        ServerSpec(
+            "static",
+            "spot-sso, static adapter",
+            "service.app:app_from_environment",
+            factory=True,
+            adapter="static",
+        ),
+        ServerSpec(
+            "http-warm",
+            "spot-sso, HTTP adapter, user cache 3600 s",
+            "service.app:app_from_environment",
+            factory=True,
+            adapter="http",
+            user_cache_ttl=3600.0,
+            needs_host=True,
+        ),
+        ServerSpec(
+            "http-cold",
+            "spot-sso, HTTP adapter, user cache off (ttl 0)",
+            "service.app:app_from_environment",
+            factory=True,
+            adapter="http",
+            user_cache_ttl=0.0,
+            needs_host=True,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    server: str
+    request: Request
+    baseline: str | None = None  # the scenario whose req/s is the denominator
+    target_ratio: float | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.baseline is None
+
+
+def scenarios(sec: Secrets) -> list[Scenario]:
+    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {sec.api_key}"}
+    by_id = tuple(user_id_body(i) for i in range(USER_COUNT))
+    authorize_path = (
+        "/authorize?"
+        + httpx.QueryParams({"spot": SPOT_ALIAS, "redirectUrl": REDIRECT_URL}).__str__()
+    )
+    cookie = {"Cookie": f"{SESSION_COOKIE}={session_id(USERS[1]['id'])}"}
+    to_spot = REDIRECT_URL.split("/sso")[0]
+    post_user = Request("POST", "/tokens", auth, (user_body(0),))
+    get_authorize = Request(
+        "GET", authorize_path, cookie, expect_status=302, expect_location=to_spot
+    )
+    return [
+        Scenario(
+            "baseline-post",
+            "bare FastAPI: POST /tokens (same body) → 200 JSON",
+            "baseline",
+            post_user,
+        ),
+        Scenario(
+            "baseline-get",
+            "bare FastAPI: GET /authorize (same URL) → 302",
+            "baseline",
+            get_authorize,
+        ),
+        Scenario(
+            "tokens-user",
+            "POST /tokens, user body (static adapter)",
+            "static",
+            post_user,
+            "baseline-post",
+            0.70,
+        ),
+        Scenario(
+            "tokens-userid-static",
+            "POST /tokens, userId, static adapter",
+            "static",
+            Request("POST", "/tokens", auth, by_id),
+            "baseline-post",
+        ),
+        Scenario(
+            "tokens-userid-warm",
+            f"POST /tokens, userId ({USER_COUNT} users), HTTP adapter, cache warm",
+            "http-warm",
+            Request("POST", "/tokens", auth, by_id),
+            "baseline-post",
+            0.65,
+        ),
+        Scenario(
+            "authorize",
+            "GET /authorize → 302 to the Spot, session via HTTP adapter",
+            "http-warm",
+            get_authorize,
+            "baseline-get",
+            0.35,
+        ),
+        Scenario(
+            "tokens-userid-cold",
+            "POST /tokens, userId, HTTP adapter, cache cold (ttl 0)",
+            "http-cold",
+            Request("POST", "/tokens", auth, by_id),
+            "baseline-post",
+            0.35,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far (all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / _TICKS
+
+
+@dataclass
+class CpuSnapshot:
+    wall: float
+    busy: float
+    servers: dict[int, float]
+    children: float
+    me: float
+
+    @classmethod
+    def take(cls, pids: list[int]) -> CpuSnapshot:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            wall=time.monotonic(),
+            busy=machine_busy(),
+            servers={pid: proc_cpu(pid) for pid in pids},
+            children=usage.ru_utime + usage.ru_stime,
+            me=time.process_time(),
+        )
+
+
+@dataclass
+class CpuUse:
+    """Average cores used during a run: each server process, wrk, everything else."""
+
+    servers: list[float]
+    host: float
+    wrk: float
+    other: float
+
+    @classmethod
+    def between(cls, a: CpuSnapshot, b: CpuSnapshot, workers: list[int], host: list[int]) -> CpuUse:
+        wall = max(b.wall - a.wall, 1e-9)
+
+        def used(pid: int) -> float:
+            return max(0.0, b.servers.get(pid, 0.0) - a.servers.get(pid, 0.0))
+
+        ours = sum(used(p) for p in a.servers) + (b.children - a.children) + (b.me - a.me)
+        return cls(
+            servers=[used(p) / wall for p in workers],
+            host=sum(used(p) for p in host) / wall,
+            wrk=(b.children - a.children) / wall,
+            other=max(0.0, (b.busy - a.busy) - ours) / wall,
+        )
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    workers: int
+    wrk: WrkResult
+    paced: PacedResult | None
+    peak_rss: int  # bytes, the largest VmHWM of the workers
+    rss: list[int]  # bytes, VmRSS of each worker after the run
+    cpu: CpuUse
+    ratio: float | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.wrk.rps
+
+
+@dataclass
+class LeakRow:
+    chunk: int
+    requests: int
+    non_ok: int
+    rss: int
+    hwm: int
+    seconds: float
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    wrk: str
+    workdir: Path
+    sec: Secrets = field(default_factory=Secrets)
+    outcomes: list[Outcome] = field(default_factory=list)
+    micro: list[MicroRow] = field(default_factory=list)
+    leak: list[LeakRow] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)  # per-server log summaries
+    src: Path = ROOT  # where the servers import service/ and bench/ from (a snapshot)
+    code: str = ""  # which code that is
+    started: str = ""
+    load_start: str = ""
+    load_end: str = ""
+
+
+def snapshot(workdir: Path) -> tuple[Path, str]:
+    """A copy of service/ and bench/ to run, and which code it is (git HEAD, changes).
+
+    Others may edit the tree while the bench runs: every server, and the micro-benchmark,
+    import this copy, so one run measures one version of the code.
+    """
+    src = workdir / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "results.md")
+    shutil.copytree(ROOT / "service", src / "service", ignore=skip)
+    shutil.copytree(ROOT / "bench", src / "bench", ignore=skip)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=30
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("log", "-1", "--format=%h %ad %s", "--date=format:%Y-%m-%d %H:%M")
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "service").splitlines()]
+    code = f"git HEAD {head or '(unknown)'}"
+    code += (
+        f", with uncommitted changes in {', '.join(changed)}"
+        if changed
+        else ", service/ unmodified"
+    )
+    return src, code
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def probe(url: str, req: Request) -> None:
+    """One request, checked: the scenario must measure the answer it claims to."""
+    body = req.bodies[0] or None
+    with httpx.Client(timeout=10, follow_redirects=False) as client:
+        reply = client.request(req.method, url + req.path, headers=req.headers, content=body)
+    location = reply.headers.get("location", "")
+    good = reply.status_code == req.expect_status and (
+        req.expect_location is None
+        or (location.startswith(req.expect_location) and "token=" in location)
+    )
+    if req.expect_status == 200 and good:
+        good = "token" in reply.json()
+    if not good:
+        raise RuntimeError(
+            f"probe {req.method} {req.path}: HTTP {reply.status_code} "
+            f"(expected {req.expect_status}); Location {location[:120]!r}; body {reply.text[:300]!r}"
+        )
+
+
+@contextlib.contextmanager
+def running(
+    run: Run, spec: ServerSpec, workers: int, host_url: str | None
+) -> Iterator[servers.Server]:
+    tag = f"{spec.key}-w{workers}"
+    logfile = run.workdir / f"{tag}.log"
+    env: dict[str, str] = {}
+    if spec.adapter is not None:
+        config = spot_sso_config(
+            run.sec,
+            public_url="http://127.0.0.1:8000",
+            adapter=spec.adapter,
+            host_url=host_url,
+            user_cache_ttl=spec.user_cache_ttl,
+        )
+        path = run.workdir / f"{tag}.toml"
+        write_toml(config, path)
+        env["SPOT_SSO_CONFIG"] = str(path)
+    log(f"starting {spec.title}, {workers} worker(s)")
+    server = servers.start_server(
+        tag,
+        spec.app,
+        workers=workers,
+        log=logfile,
+        factory=spec.factory,
+        env=env,
+        ready_path="/healthz",
+        app_dir=run.src,
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+        if spec.adapter is not None:
+            run.logs.append(f"{tag}: {summarise_log(logfile)}")
+        if not run.args.keep_logs:
+            logfile.unlink(missing_ok=True)
+
+
+def summarise_log(path: Path) -> str:
+    """Counts of spot-sso's JSON log lines by logger, and its warnings and errors."""
+    counts: dict[str, int] = {}
+    problems: list[str] = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                if line.strip():
+                    problems.append(line.strip()[:160])
+                continue
+            counts[entry.get("logger", "?")] = counts.get(entry.get("logger", "?"), 0) + 1
+            if entry.get("level") in ("WARNING", "ERROR", "CRITICAL", "warning", "error"):
+                problems.append(f"{entry.get('level')}: {entry.get('message', '')[:160]}")
+    text = ", ".join(f"{n:,} {name}" for name, n in sorted(counts.items()))
+    if problems:
+        text += f"; {len(problems)} warnings/errors/other lines, e.g. {problems[:2]}"
+    return text
+
+
+def measure(
+    run: Run, scenario: Scenario, server: servers.Server, host: servers.Server | None
+) -> Outcome:
+    args = run.args
+    probe(server.url, scenario.request)
+    common = {
+        "connections": args.connections,
+        "threads": args.threads,
+        "workdir": run.workdir,
+    }
+    log(f"  {scenario.key}: warm-up {args.warmup}s, wrk {args.duration}s")
+    run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
+    workers = server.worker_pids()
+    host_pids = [host.process.pid] if host else []
+    watched = [server.process.pid, *[p for p in workers if p != server.process.pid], *host_pids]
+    before = CpuSnapshot.take(watched)
+    result = run_wrk(run.wrk, server.url, scenario.request, seconds=args.duration, **common)
+    after = CpuSnapshot.take(watched)
+    cpu = CpuUse.between(before, after, workers, host_pids)
+    memory = server.memory()
+    paced = None
+    if args.paced_seconds > 0 and result.rps > 0:
+        rate = max(10.0, result.rps / 2)
+        log(
+            f"  {scenario.key}: {result.rps:,.0f} req/s; paced at {rate:,.0f} req/s for {args.paced_seconds}s"
+        )
+        paced = run_paced(
+            scenario.request,
+            server.port,
+            rate=rate,
+            seconds=args.paced_seconds,
+            connections=args.connections,
+        )
+    return Outcome(
+        scenario=scenario,
+        workers=server.workers,
+        wrk=result,
+        paced=paced,
+        peak_rss=max((hwm for _, hwm in memory), default=0),
+        rss=[rss for rss, _ in memory],
+        cpu=cpu,
+    )
+
+
+def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
+    by_server: dict[str, list[Scenario]] = {}
+    for scenario in chosen:
+        by_server.setdefault(scenario.server, []).append(scenario)
+    host: servers.Server | None = None
+    try:
+        for key, spec in SERVER_SPECS.items():
+            todo = by_server.get(key)
+            if not todo:
+                continue
+            if spec.needs_host and host is None:
+                log("starting the host platform app (bench/host_app.py, 1 worker)")
+                host = servers.start_server(
+                    "host",
+                    "bench.host_app:app",
+                    workers=1,
+                    log=run.workdir / "host.log",
+                    env={"BENCH_HOST_TOKEN": run.sec.host_token},
+                    app_dir=run.src,
+                )
+            with running(run, spec, workers, host.url if host else None) as server:
+                for scenario in todo:
+                    run.outcomes.append(
+                        measure(run, scenario, server, host if spec.needs_host else None)
+                    )
+    finally:
+        if host is not None:
+            host.stop()
+    for outcome in run.outcomes:
+        if outcome.workers == workers and outcome.scenario.baseline:
+            base = next(
+                (
+                    o
+                    for o in run.outcomes
+                    if o.workers == workers and o.scenario.key == outcome.scenario.baseline
+                ),
+                None,
+            )
+            if base and base.rps:
+                outcome.ratio = outcome.rps / base.rps
+
+
+def leak_check(run: Run, chosen: list[Scenario]) -> None:
+    """100,000 POST /tokens (user body) in 4 chunks on a fresh 1-worker spot-sso; RSS after each."""
+    scenario = next(s for s in chosen if s.key == "tokens-user")
+    total = run.args.leak_requests
+    chunk = total // 4
+    known = [o.rps for o in run.outcomes if o.scenario.key == "tokens-user" and o.workers == 1]
+    rate = known[0] if known and known[0] > 0 else 500.0
+    with running(run, SERVER_SPECS["static"], 1, None) as server:
+        probe(server.url, scenario.request)
+        rss, hwm = server.memory()[0]
+        run.leak.append(LeakRow(0, 0, 0, rss, hwm, 0.0))
+        done = 0
+        for index in range(1, 5):
+            got = non_ok = 0
+            started = time.monotonic()
+            while got < chunk:
+                remaining = chunk - got
+                per_thread = math.ceil(remaining / run.args.threads)
+                seconds = max(1, math.ceil(remaining / rate * 1.3))
+                log(f"  leak check: chunk {index}/4, {remaining:,} requests (at most {seconds}s)")
+                result = run_wrk(
+                    run.wrk,
+                    server.url,
+                    scenario.request,
+                    seconds=seconds,
+                    connections=run.args.connections,
+                    threads=run.args.threads,
+                    workdir=run.workdir,
+                    limit_per_thread=per_thread,
+                )
+                got += result.responses
+                non_ok += result.responses - result.ok
+                if result.responses == 0:
+                    raise RuntimeError("leak check: wrk got no responses")
+            done += got
+            time.sleep(0.5)
+            rss, hwm = server.memory()[0]
+            run.leak.append(LeakRow(index, done, non_ok, rss, hwm, time.monotonic() - started))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt_ms(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
+
+
+def fmt_mb(value: int) -> str:
+    return f"{value / MB:.1f} MB" if value else "—"
+
+
+def verdict(o: Outcome) -> tuple[str, str]:
+    s = o.scenario
+    if s.is_baseline:
+        return "(baseline)", ""
+    targets, misses = [], []
+    if s.target_ratio is not None:
+        targets.append(f"ratio ≥ {s.target_ratio:.2f}")
+        if o.ratio is None or o.ratio < s.target_ratio:
+            misses.append(f"ratio {o.ratio or 0:.2f}")
+    targets.append(f"p99½ ≤ {P99_TARGET_MS:.0f} ms")
+    if o.paced is None or not o.paced.p99_ms <= P99_TARGET_MS:
+        misses.append(f"p99½ {fmt_ms(o.paced.p99_ms if o.paced else None)}")
+    targets.append(f"RSS ≤ {RSS_TARGET_MB:.0f} MB")
+    if o.peak_rss > RSS_TARGET_MB * MB:
+        misses.append(f"RSS {fmt_mb(o.peak_rss)}")
+    failures = o.wrk.failures + (o.paced.sent - o.paced.ok if o.paced else 0)
+    if failures:
+        misses.append(f"{failures} failed requests")
+    return "; ".join(targets), "yes" if not misses else "**NO** (" + ", ".join(misses) + ")"
+
+
+def main_table(outcomes: list[Outcome]) -> str:
+    lines = [
+        "| scenario | workers | req/s | ratio to baseline | p50 | p99 | p99 at half rate | peak RSS/worker | target | met? |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for o in outcomes:
+        target, met = verdict(o)
+        ratio = (
+            f"{o.ratio:.2f}" if o.ratio is not None else ("1.00" if o.scenario.is_baseline else "—")
+        )
+        half = fmt_ms(o.paced.p99_ms) if o.paced else "—"
+        if o.paced and o.paced.achieved < 0.95 * o.paced.rate:
+            half += f" (only {o.paced.achieved:,.0f}/s sent)"
+        lines.append(
+            f"| `{o.scenario.key}` {o.scenario.title} | {o.workers} | {o.rps:,.0f} | {ratio} | "
+            f"{fmt_ms(o.wrk.p50_ms)} | {fmt_ms(o.wrk.p99_ms)} | {half} | {fmt_mb(o.peak_rss)} | {target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def scale_table(outcomes: list[Outcome]) -> str:
+    one = {o.scenario.key: o for o in outcomes if o.workers == 1}
+    two = {o.scenario.key: o for o in outcomes if o.workers == 2}
+    lines = [
+        "| scenario | req/s, 1 worker | req/s, 2 workers | 2 workers / 1 worker | server CPU, 2 workers (cores, per worker) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, o1 in one.items():
+        o2 = two.get(key)
+        if o2 is None:
+            continue
+        ratio = o2.rps / o1.rps if o1.rps else float("nan")
+        split = " + ".join(f"{c:.2f}" for c in o2.cpu.servers)
+        lines.append(f"| `{key}` | {o1.rps:,.0f} | {o2.rps:,.0f} | {ratio:.2f} | {split} |")
+    return "\n".join(lines)
+
+
+def conditions_table(outcomes: list[Outcome]) -> str:
+    lines = [
+        "| scenario | workers | responses (wrk) | not counted as success | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU |",
+        "|---|---:|---:|---|---|---:|---:|---:|---|",
+    ]
+    for o in outcomes:
+        bad = o.wrk.responses - o.wrk.ok
+        errs = {k: v for k, v in o.wrk.socket_errors.items() if v}
+        statuses = ", ".join(f"{s}: {n:,}" for s, n in sorted(o.wrk.statuses.items()))
+        failed = f"{bad:,} (statuses {statuses})" if bad else "0"
+        if errs:
+            failed += f"; socket errors {errs}"
+        p = o.paced
+        paced = (
+            f"{p.rate:,.0f} / {p.achieved:,.0f}/s, {fmt_ms(p.p50_ms)}, {fmt_ms(p.p999_ms)}, "
+            f"{p.client_cpu:.2f} cores" + (f", {p.sent - p.ok} failed" if p.sent != p.ok else "")
+            if p
+            else "—"
+        )
+        split = " + ".join(f"{c:.2f}" for c in o.cpu.servers)
+        host = f"{o.cpu.host:.2f}" if o.scenario.server.startswith("http") else "—"
+        lines.append(
+            f"| `{o.scenario.key}` | {o.workers} | {o.wrk.responses:,} | {failed} | {split} | {host} | "
+            f"{o.cpu.wrk:.2f} | {o.cpu.other:.2f} | {paced} |"
+        )
+    return "\n".join(lines)
+
+
+def leak_table(rows: list[LeakRow]) -> tuple[str, str]:
+    lines = [
+        "| after | requests so far | not 200 | VmRSS | VmHWM (peak) | chunk time |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        label = "start (after one request)" if r.chunk == 0 else f"chunk {r.chunk}"
+        lines.append(
+            f"| {label} | {r.requests:,} | {r.non_ok:,} | {fmt_mb(r.rss)} | {fmt_mb(r.hwm)} | "
+            + (f"{r.seconds:.1f} s |" if r.chunk else "— |")
+        )
+    verdict_text = ""
+    if len(rows) == 5:
+        growth = rows[4].rss - rows[2].rss
+        peak = max(r.hwm for r in rows)
+        ok_size = rows[4].rss <= RSS_TARGET_MB * MB
+        ok_growth = growth < LEAK_TOLERANCE_BYTES
+        verdict_text = (
+            f"RSS after {rows[4].requests:,} requests: {fmt_mb(rows[4].rss)} (peak {fmt_mb(peak)}); "
+            f"target ≤ {RSS_TARGET_MB:.0f} MB: **{'met' if ok_size else 'NOT met'}**. "
+            f"Growth from chunk 2 to chunk 4: {growth / 1024:+,.0f} KiB; "
+            f"target no growth (< 1 MiB): **{'met' if ok_growth else 'NOT met'}**."
+        )
+    return "\n".join(lines), verdict_text
+
+
+def machine_facts(run: Run) -> list[str]:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "?"
+    with contextlib.suppress(OSError, ValueError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.1f} GiB"
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    spot_sso = importlib.metadata.version("spot-sso")
+    return [
+        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, {memory} RAM, "
+        f"Linux {platform.release()}",
+        f"- load average: {run.load_start} at the start, {run.load_end} at the end",
+        f"- Python {platform.python_version()} ({sys.executable}); spot-sso {spot_sso}",
+        f"- code measured: a copy of service/ taken at the start; {run.code}",
+        f"- packages: {', '.join(versions)}",
+        f"- {wrk_version(run.wrk)}",
+    ]
+
+
+def report(run: Run, command: str) -> str:
+    args = run.args
+    uvicorn = shlex.join(servers.uvicorn_command("APP", 0, 1, app_dir=Path("SNAPSHOT"))).replace(
+        " --port 0 ", " --port PORT "
+    )
+    uvicorn = uvicorn.replace(" --workers 1 ", " --workers N ").replace(sys.executable, "python")
+    out = [
+        "# spot-sso bench results",
+        "",
+        f"Run {run.started} with `{command}`"
+        + (" (**quick smoke run: numbers are not meaningful**)" if args.quick else "")
+        + ".",
+        "",
+        *machine_facts(run),
+        "",
+        "## How",
+        "",
+        f"- Every server: `{uvicorn}` (`--factory service.app:app_from_environment` for spot-sso, "
+        "`bench.baseline:app` for the bare FastAPI app; SNAPSHOT is the copy of service/ and "
+        "bench/ taken at the start). Servers run one after another; the host "
+        "platform app (`bench/host_app.py`, raw ASGI, 1 worker) runs beside the HTTP-adapter "
+        "spot-sso.",
+        '- spot-sso runs as in production: `log_level = "info"`, JSON logs (an access line and an '
+        "audit line per token) written to a file, rate limits on but at `100000000/minute` (tokens, "
+        "authorize, failed auth) so they never bound the figures, one Spot with group-sync and "
+        "property rules, one API client.",
+        f"- Load: wrk, {args.threads} threads, {args.connections} connections, keep-alive, "
+        f"{args.warmup} s warm-up then {args.duration} s measured per scenario, on 127.0.0.1. "
+        "req/s counts only successful answers (200 with a token; for `/authorize` a 302 whose "
+        "Location goes to the Spot with `token=`); p50/p99 are wrk's, at full load (closed loop, "
+        f"so they include queueing behind {args.connections} connections).",
+        f"- p99 at half rate: an open-loop generator (`bench/paced.py`) sends at half the "
+        f"scenario's measured req/s for {args.paced_seconds} s over {args.connections} "
+        "keep-alive connections, latency measured from each request's scheduled send time.",
+        "- Ratios divide by the bare FastAPI app measured in the same run with the same worker "
+        "count (POST scenarios by its POST, `/authorize` by its GET 302).",
+        f"- The machine has {os.cpu_count()} cores shared by the server, wrk, the host app and the "
+        'generator: with 2 workers the server cannot have 2 cores to itself. "other load" '
+        "below is CPU used by processes outside the bench during the measured run (other "
+        "work on the machine); figures taken under other load are lower than the machine allows.",
+        "",
+        "## Results",
+        "",
+        main_table(run.outcomes),
+        "",
+    ]
+    if any(o.workers == 2 for o in run.outcomes):
+        out += ["## Scale-out: 2 workers against 1", "", scale_table(run.outcomes), ""]
+    out += [
+        "## Token path alone (in process, one core)",
+        "",
+        micro_table(run.micro) if run.micro else "(skipped)",
+        "",
+        "Rates are per CPU-second of a single thread (tokens per second per core); best of "
+        f"{1 if args.quick else 3} runs.",
+        "",
+        "## Leak check: RSS over 100,000 requests",
+        "",
+    ]
+    if run.leak:
+        table, text = leak_table(run.leak)
+        out += [
+            "`tokens-user` (POST /tokens, user body) on a fresh spot-sso (static adapter, 1 worker), "
+            f"{run.args.leak_requests:,} requests in 4 chunks driven by wrk; VmRSS/VmHWM of the worker "
+            "after each chunk (0.5 s after it ends).",
+            "",
+            table,
+            "",
+            text,
+            "",
+        ]
+    else:
+        out += ["(skipped)", ""]
+    out += [
+        "## Run conditions",
+        "",
+        conditions_table(run.outcomes),
+        "",
+        "spot-sso's logs (counted lines per logger):",
+        "",
+        *[f"- {line}" for line in run.logs],
+        "",
+        "MB = 1,000,000 bytes. RSS/worker is the largest VmHWM (peak resident set) among the "
+        "workers after the scenario; a server serves several scenarios, so it is the peak so far.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=int, help="seconds of wrk per scenario (default 10; quick 1)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, help="seconds of wrk before each scenario (default 2; quick 1)"
+    )
+    parser.add_argument(
+        "--paced-seconds", type=float, help="seconds of the half-rate run (default 5; quick 1)"
+    )
+    parser.add_argument("--workers", help="worker counts, comma-separated (default 1,2; quick 1)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument(
+        "--leak-requests",
+        type=int,
+        help="requests of the leak check, 0 to skip (default 100000; quick 0)",
+    )
+    parser.add_argument(
+        "--micro-seconds",
+        type=float,
+        help="seconds per micro-benchmark case (default 1; quick 0.2)",
+    )
+    parser.add_argument("--only", help="scenario keys, comma-separated (baselines are added)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke mode: one short pass of every scenario"
+    )
+    parser.add_argument(
+        "--output", help="report file (default bench/results.md; quick: a temporary file)"
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the servers' logs and configs"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    defaults = {
+        "duration": 1 if quick else 10,
+        "warmup": 1 if quick else 2,
+        "paced_seconds": 1.0 if quick else 5.0,
+        "workers": "1" if quick else "1,2",
+        "leak_requests": 0 if quick else 100_000,
+        "micro_seconds": 0.2 if quick else 1.0,
+    }
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    if (
+        args.duration < 1
+        or args.warmup < 1
+        or not args.worker_counts
+        or min(args.worker_counts) < 1
+    ):
+        parser.error("--duration and --warmup must be >= 1 s; --workers >= 1")
+    if args.leak_requests and args.leak_requests < 4:
+        parser.error("--leak-requests must be 0 or at least 4")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.output:
+        output = Path(args.output)
+    elif args.quick:
+        output = Path(tempfile.gettempdir()) / f"spot-sso-bench-quick-{os.getpid()}.md"
+    else:
+        output = DEFAULT_OUTPUT
+    wrk = ensure_wrk()
+    if wrk is None:
+        print(INSTALL_HELP, file=sys.stderr)
+        return 2
+    servers.install_cleanup()
+    workdir = Path(tempfile.mkdtemp(prefix="spot-sso-bench-"))
+    run = Run(args=args, wrk=wrk, workdir=workdir)
+    if "service" in sys.modules:  # pragma: no cover - nothing above imports it
+        log("warning: service/ was imported before the snapshot; micro uses the work tree")
+    run.src, run.code = snapshot(workdir)
+    sys.path.insert(0, str(run.src))
+    run.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    run.load_start = Path("/proc/loadavg").read_text().split(" ")[0]
+    command = shlex.join(["bench/run.py", *(sys.argv[1:] if argv is None else argv)])
+    all_scenarios = scenarios(run.sec)
+    chosen = all_scenarios
+    if args.only:
+        keys = {k.strip() for k in args.only.split(",")}
+        keys |= {s.baseline for s in all_scenarios if s.key in keys and s.baseline}
+        chosen = [s for s in all_scenarios if s.key in keys]
+    try:
+        if args.micro_seconds > 0:
+            log("micro-benchmark of the token path")
+            run.micro = run_micro(args.micro_seconds, 1 if args.quick else 3)
+        for workers in args.worker_counts:
+            log(f"pass with {workers} worker(s)")
+            run_pass(run, workers, chosen)
+        if args.leak_requests and any(s.key == "tokens-user" for s in chosen):
+            log(f"leak check: {args.leak_requests:,} requests")
+            leak_check(run, chosen)
+    finally:
+        servers.stop_all()
+        if not args.keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log(f"logs and configs kept in {workdir}")
+    run.load_end = Path("/proc/loadavg").read_text().split(" ")[0]
+    text = report(run, command)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    print(main_table(run.outcomes))
+    if any(o.workers == 2 for o in run.outcomes):
+        print()
+        print(scale_table(run.outcomes))
+    if run.micro:
+        print()
+        print(micro_table(run.micro))
+    if run.leak:
+        print()
+        table, verdict_text = leak_table(run.leak)
+        print(table)
+        print(verdict_text)
+    print(f"\nreport written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
