@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from service.api.body import json_body
-from service.api.deps import API_KEY_SECURITY, ClientDep, runtime_of
+from service.api.deps import API_KEY_SECURITY, api_client, runtime_of
 from service.claims import Key, Member, PropertyValue
 from service.config import TTL_CEILING
 from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
@@ -140,7 +140,7 @@ class TokenResponse(_CamelModel):
     },
     responses=problem_responses(401, 403, 404, 413, 415, 422, 429, 502, 503),
 )
-async def issue_token(request: Request, client: ClientDep) -> Response:
+async def issue_token(request: Request) -> Response:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
 
     Name the user by `userId` (looked up on the host platform through the identity
@@ -149,6 +149,7 @@ async def issue_token(request: Request, client: ClientDep) -> Response:
     `customProperties` and `domains` win over the rules, key by key. The reply is never cached
     (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
+    client = await api_client(request)  # called, not injected: dependency solving costs
     runtime = runtime_of(request)
     body = await json_body(request, TokenRequest, runtime.settings.max_body_bytes)
     alias = _allowed_spot(runtime, client, body.spot)
