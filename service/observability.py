@@ -7,6 +7,7 @@ issued token carries who and for how long, never the token.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -165,10 +166,24 @@ class RequestContext:
         )
 
 
+_HEADER_NAME: Final = REQUEST_ID_HEADER.encode()
+_ids: tuple[int, str, itertools.count[int]] = (0, "", itertools.count())
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _HEADER_NAME:
             candidate: str = value.decode("latin-1")
             if _REQUEST_ID.match(candidate):
                 return candidate
-    return os.urandom(16).hex()  # 128 random bits, like a uuid4, for a third of the cost
+    return _new_id()
+
+
+def _new_id() -> str:
+    """32 hex digits: a random prefix per process, then a counter (unique, and cheap)."""
+    global _ids
+    pid, prefix, counter = _ids
+    if pid != os.getpid():  # a new process (a worker, or a fork): a new prefix
+        pid, prefix, counter = os.getpid(), os.urandom(8).hex(), itertools.count()
+        _ids = (pid, prefix, counter)
+    return f"{prefix}{next(counter):016x}"
