@@ -8,7 +8,6 @@ environment variable that sets it.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -40,7 +39,13 @@ from service.identity.config import IdentityConfig
 from service.logs import is_secret_name
 from service.redirects import RedirectRefused, check_redirect_url
 from service.rules import SpotRules
-from service.settings_fields import Section, StrList, is_placeholder, read_secret_file
+from service.settings_fields import (
+    NetworkList,
+    Section,
+    StrList,
+    is_placeholder,
+    read_secret_file,
+)
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
@@ -205,7 +210,7 @@ class Settings(BaseSettings):
         default=None, description="redis://host:6379/0: rate limits and cache shared by replicas."
     )
     redis_url_file: Path | None = None
-    trusted_proxies: StrList = Field(
+    trusted_proxies: NetworkList = Field(
         default_factory=list,
         description="Networks of the proxies whose X-Forwarded-For is believed.",
     )
@@ -229,14 +234,6 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^/?#\s@\\]+(/[^?#\s\\]*)?", value):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, values: list[str]) -> list[str]:
-        try:
-            return [str(ipaddress.ip_network(value, strict=False)) for value in values]
-        except ValueError as exc:
-            raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
 
     @model_validator(mode="after")
     def _redis_url_from_file(self) -> Settings:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 from pydantic_settings import NoDecode
 
 
@@ -24,6 +25,17 @@ def _string_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
+
+
+def _networks(values: list[str]) -> list[str]:
+    try:
+        return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+    except ValueError as exc:
+        raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
+
+
+NetworkList = Annotated[StrList, AfterValidator(_networks)]
+"""IP networks (``10.0.0.0/8``, ``::1``), from a list or comma-separated text."""
 
 
 _PLACEHOLDER = re.compile(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,13 @@ from typing import Any
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from service.identity.base import UserProfile
-from service.settings_fields import Section, StrList, is_placeholder, read_secret_file
+from service.settings_fields import (
+    NetworkList,
+    Section,
+    StrList,
+    is_placeholder,
+    read_secret_file,
+)
 
 
 class StaticUser(UserProfile):
@@ -26,15 +31,7 @@ class StaticAdapterConfig(Section):
     users_file: Path | None = None
     users: list[StaticUser] = Field(default_factory=list)
     trusted_header: str | None = None
-    trusted_header_from: StrList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
-
-    @field_validator("trusted_header_from")
-    @classmethod
-    def _networks(cls, values: list[str]) -> list[str]:
-        try:
-            return [str(ipaddress.ip_network(value, strict=False)) for value in values]
-        except ValueError as exc:
-            raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
+    trusted_header_from: NetworkList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
 
 
 class ProfileFields(Section):
