@@ -16,7 +16,7 @@ from service import __version__, problems
 from service.api import authorize, ops, tokens
 from service.config import Settings, load_settings
 from service.identity.base import IdentityAdapter
-from service.logs import configure_logging, drain_logs
+from service.logs import configure_logging
 from service.observability import RequestContext
 from service.runtime import Runtime
 
@@ -52,7 +52,6 @@ def create_app(
             yield
         finally:
             await runtime.aclose()
-            drain_logs()  # the lines still queued reach stderr before the process ends
 
     app = FastAPI(
         title="spot-sso",
