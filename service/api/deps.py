@@ -1,4 +1,4 @@
-"""FastAPI dependency aliases: the runtime, the settings, the client IP, the API client.
+"""FastAPI dependency aliases (the runtime, the client IP) and the API-key check.
 
 Each is one flat ``async def`` reading the runtime from the app: FastAPI runs plain
 ``def`` dependencies in a thread pool, and every level of nesting is solved again on
@@ -12,7 +12,6 @@ from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
 
-from service.config import Settings
 from service.errors import AuthenticationError, TooManyRequests
 from service.ratelimit import FAILED_AUTH
 from service.runtime import Runtime
@@ -45,13 +44,6 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_settings(request: Request) -> Settings:
-    return runtime_of(request).settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def peer_and_client_ip(request: Request) -> tuple[str | None, str | None]:
@@ -90,6 +82,3 @@ async def api_client(request: Request) -> ApiClient:
         raise
     await runtime.limiter.hit("tokens", client.name, client.rate_limit)
     return client
-
-
-ClientDep = Annotated[ApiClient, Depends(api_client)]
