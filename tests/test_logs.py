@@ -106,7 +106,11 @@ def root_logging() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     loggers = {n: logging.getLogger(n) for n in names}
     states = {n: (lg.handlers[:], lg.propagate, lg.disabled) for n, lg in loggers.items()}
+    flags = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    saved = {flag: getattr(logging, flag) for flag in flags}
     yield
+    for flag, value in saved.items():
+        setattr(logging, flag, value)
     root.handlers[:] = handlers
     root.setLevel(level)
     for name, logger in loggers.items():
@@ -149,6 +153,29 @@ def test_an_exception_is_a_short_error_field(logs: Capture) -> None:
     assert entry["level"] == "error"
     assert entry["error"] == "ValueError: the host answered 502"
     assert "exc_info" not in entry and "Traceback" not in logs.text
+
+
+def test_values_orjson_cannot_encode_still_make_one_json_line(logs: Capture) -> None:
+    logs.logger.info("big", extra={"huge": 2**70, "ratio": float("inf"), "sub": "u-1"})
+    assert logs.text.count("\n") == 1
+    entry = logs.last()
+    assert (entry["huge"], entry["sub"]) == (2**70, "u-1")
+
+
+def test_each_line_has_its_own_second_and_milliseconds() -> None:
+    formatter = make_handler("json").formatter
+    assert formatter is not None
+    stamps = []
+    for created in (1_795_000_000.125, 1_795_000_000.875, 1_795_000_001.0625, 1_700_000_000.5):
+        record = logging.makeLogRecord({"msg": "tick", "created": created})
+        record.msecs = (created - int(created)) * 1000
+        stamps.append(json.loads(formatter.format(record))["time"])
+    assert stamps == [
+        "2026-11-18T11:06:40.125Z",
+        "2026-11-18T11:06:40.875Z",
+        "2026-11-18T11:06:41.062Z",
+        "2023-11-14T22:13:20.500Z",
+    ]
 
 
 def test_an_extra_cannot_pass_for_a_core_field(logs: Capture) -> None:
@@ -481,6 +508,27 @@ def test_configure_logging_redacts_every_logger_on_stderr(
     else:
         assert " info  uvicorn.error  Started server" in lines[0]
         assert lines[2].endswith(f"spot_sso.audit  token issued  token={REDACTED} sub=u-1")
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_configure_logging_skips_caller_thread_and_process_lookups() -> None:
+    configure_logging("info", "json")
+    records: list[logging.LogRecord] = []
+    keep = logging.Handler()
+    keep.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("tests.logs.lookups")
+    logger.addHandler(keep)
+    try:
+        logger.info("where from?")
+    finally:
+        logger.removeHandler(keep)
+    (record,) = records
+    assert (record.funcName, record.lineno, record.threadName, record.processName) == (
+        "(unknown function)",
+        0,
+        None,
+        None,
+    )
 
 
 @pytest.mark.usefixtures("root_logging")
