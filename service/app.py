@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from service import __version__, problems
 from service.api import authorize, ops, tokens
@@ -28,10 +27,6 @@ Single sign-on tokens for MeltingSpot communities (Spots).
 `POST /tokens` issues a signed token for a user over a server-to-server call holding
 an API key. Errors are RFC 9457 `application/problem+json` documents with a stable `type`.
 """
-
-
-def _operation_id(route: APIRoute) -> str:
-    return route.name
 
 
 def create_app(
@@ -58,14 +53,13 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        generate_unique_id_function=_operation_id,
         redoc_url=None,
+        # The routes go straight onto the app's router: an included router is matched
+        # through a second, lazily built layer on every request.
+        routes=[*tokens.router.routes, *authorize.router.routes, *ops.router.routes],
     )
     app.state.runtime = runtime
     problems.install(app)
-    app.include_router(tokens.router)
-    app.include_router(authorize.router)
-    app.include_router(ops.router)
     app.add_middleware(RequestContext, metrics=runtime.metrics, on_error=problems.unexpected)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

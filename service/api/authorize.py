@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
+from service.api import operation_id
 from service.api.deps import ClientIpDep, RuntimeDep
 from service.config import SpotConfig
 from service.errors import (
@@ -36,7 +37,7 @@ from service.redirects import (
 )
 from service.runtime import Runtime
 
-router = APIRouter(tags=["browser"])
+router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
 
 AFTER_LOGIN: Final = "afterLogin"
 _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.api import operation_id
 from service.api.deps import RuntimeDep
 from service.errors import ServiceError
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], generate_unique_id_function=operation_id)
 
 
 @router.get("/healthz", name="healthz", summary="Liveness")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from service.api import operation_id
 from service.api.body import json_body
 from service.api.deps import API_KEY_SECURITY, api_client, runtime_of
 from service.claims import Key, Member, PropertyValue
@@ -20,7 +21,7 @@ from service.problems import problem_responses
 from service.runtime import Runtime
 from service.security import ApiClient
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(tags=["tokens"], generate_unique_id_function=operation_id)
 
 
 class _CamelModel(BaseModel):
