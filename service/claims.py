@@ -250,5 +250,6 @@ class SpotClaims(_Settled, _Identity):
             exp=issued_at + ttl_seconds,
             **extra,
         )
-        fields = member.model_dump(exclude={"lang", "timezone"}) | dict(settled)
+        # The settled lang and timezone replace the member's own.
+        fields = member.__dict__ | settled.__dict__
         return cls.model_construct(set(fields), **fields)

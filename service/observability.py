@@ -167,7 +167,17 @@ class RequestContext:
 
 
 _HEADER_NAME: Final = REQUEST_ID_HEADER.encode()
-_ids: tuple[int, str, itertools.count[int]] = (0, "", itertools.count())
+_ids: tuple[str, itertools.count[int]] = ("", itertools.count())
+
+
+def _new_prefix() -> None:
+    """A new random prefix and counter: at import, and in every forked child (a worker)."""
+    global _ids
+    _ids = (os.urandom(8).hex(), itertools.count())
+
+
+_new_prefix()
+os.register_at_fork(after_in_child=_new_prefix)
 
 
 def _request_id(scope: Scope) -> str:
@@ -181,9 +191,5 @@ def _request_id(scope: Scope) -> str:
 
 def _new_id() -> str:
     """32 hex digits: a random prefix per process, then a counter (unique, and cheap)."""
-    global _ids
-    pid, prefix, counter = _ids
-    if pid != os.getpid():  # a new process (a worker, or a fork): a new prefix
-        pid, prefix, counter = os.getpid(), os.urandom(8).hex(), itertools.count()
-        _ids = (pid, prefix, counter)
+    prefix, counter = _ids
     return f"{prefix}{next(counter):016x}"

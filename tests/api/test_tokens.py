@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from typing import Any
@@ -398,6 +399,25 @@ async def test_request_id_is_honoured_or_created(client: httpx.AsyncClient) -> N
     hostile = await client.get("/healthz", headers={"X-Request-ID": "a b\x7f" + "x" * 200})
     assert hostile.headers["x-request-id"] != "a b"
     assert len(hostile.headers["x-request-id"]) == 32
+
+
+def test_created_request_ids_are_unique_across_a_fork() -> None:
+    """A forked worker gets its own random prefix, so two workers never share an id."""
+    from service.observability import _new_id
+
+    first, second = _new_id(), _new_id()
+    assert first[:16] == second[:16] and int(second[16:], 16) == int(first[16:], 16) + 1
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id, then leave at once
+        os.write(write_end, _new_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child[:16] != first[:16]
+    assert child[16:] == "0" * 16  # the child's counter starts again
 
 
 async def test_the_key_is_checked_before_the_body_is_read(client: httpx.AsyncClient) -> None:
