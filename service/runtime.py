@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -28,9 +27,10 @@ from service.ratelimit import RateLimiter
 from service.security import ApiClients
 from service.state import SharedState
 from service.tokens import TokenIssuer, now
+from service.transport import host_client
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
-HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+HTTP_MAX_CONNECTIONS = 100  # to the host platform, per worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +65,7 @@ class Runtime:
         self.clients = ApiClients(settings)
         self.issuers = {alias: TokenIssuer(spot.key) for alias, spot in settings.spots.items()}
         self.metrics = Metrics()
-        self.http = http or httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT,
-            limits=HTTP_LIMITS,
-            follow_redirects=False,
-            cookies=_NoCookies(),
-        )
+        self.http = http or host_client(timeout=HTTP_TIMEOUT, max_connections=HTTP_MAX_CONNECTIONS)
         self.state = SharedState(settings.redis_url, self.metrics)
         self.limiter = RateLimiter(self.state, self.metrics, enabled=settings.limits.enabled)
         self.trusted_proxies = networks(tuple(settings.trusted_proxies))
@@ -167,13 +162,6 @@ class Runtime:
         finally:
             await self.http.aclose()
             await self.state.aclose()
-
-
-class _NoCookies(CookieJar):
-    """A jar that keeps nothing: one browser's host cookies must never reach another call."""
-
-    def __init__(self) -> None:
-        super().__init__(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def check_ttl(spot: SpotConfig, ttl_seconds: int | None) -> int:
