@@ -57,6 +57,8 @@ class HttpAdapter(AdapterBase):
         self._sessions = caches("sessions", config.session_cache_ttl_seconds)
         self._cookies = frozenset(config.forward_cookies)
         self._headers = frozenset(config.forward_headers)
+        # Parsed once: httpx parses a URL given as a string on every request.
+        self._session_url = _parsed(config.session_url)
 
     async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
         if self._config.session_url is None:
@@ -72,7 +74,7 @@ class HttpAdapter(AdapterBase):
         if cookies:
             headers["cookie"] = "; ".join(f"{n}={v}" for n, v in sorted(cookies.items()))
         url = self._config.session_url
-        status, data = await self._get(url, headers, "session")
+        status, data = await self._get(url, headers, "session", self._session_url)
         if status in NOT_LOGGED_IN:
             return None
         profile = self._profile(data, url)
@@ -119,13 +121,15 @@ class HttpAdapter(AdapterBase):
         value = f"{scheme} {token.get_secret_value()}" if scheme else token.get_secret_value()
         return {self._config.auth_header.lower(): value}
 
-    async def _get(self, url: str, headers: dict[str, str], what: str) -> tuple[int, Any]:
+    async def _get(
+        self, url: str, headers: dict[str, str], what: str, parsed: httpx.URL | None = None
+    ) -> tuple[int, Any]:
         host = _host(url)
         headers = {"accept": "application/json", "user-agent": f"spot-sso/{__version__}", **headers}
         attempts = 2 if self._config.retry_on_connect_error else 1
         for attempt in range(attempts):
             try:
-                return await self._fetch(url, headers, host, what)
+                return await self._fetch(parsed or url, headers, host, what)
             except httpx.ConnectError as exc:
                 if attempt + 1 == attempts:
                     raise IdentityUnavailable(
@@ -140,7 +144,7 @@ class HttpAdapter(AdapterBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _fetch(
-        self, url: str, headers: dict[str, str], host: str, what: str
+        self, url: str | httpx.URL, headers: dict[str, str], host: str, what: str
     ) -> tuple[int, Any]:
         # A request built here carries no cookie of the shared client, and nothing
         # follows a redirect: the credential goes to the configured URL only.
@@ -232,6 +236,14 @@ def _profile_errors(exc: ValidationError, paths: Mapping[str, str]) -> list[Fiel
 def _session_key(cookies: Mapping[str, str], headers: Mapping[str, str]) -> str:
     material = json.dumps([sorted(cookies.items()), sorted(headers.items())])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _parsed(url: str | None) -> httpx.URL | None:
+    """``url`` parsed by httpx, or None (then each request parses it, and says why not)."""
+    try:
+        return httpx.URL(url) if url else None
+    except httpx.InvalidURL:
+        return None
 
 
 def _header_bytes(value: str) -> bytes:
