@@ -294,6 +294,7 @@ class Outcome:
     cpu: CpuUse
     ratio: float | None = None
     paced_p99s: list[float] = field(default_factory=list)  # every half-rate run's, in order
+    reference_rps: float | None = None  # the baseline's req/s, measured just before this
 
     @property
     def rps(self) -> float:
@@ -439,8 +440,15 @@ def summarise_log(path: Path) -> str:
 
 
 def measure(
-    run: Run, scenario: Scenario, server: servers.Server, host: servers.Server | None
+    run: Run,
+    scenario: Scenario,
+    server: servers.Server,
+    host: servers.Server | None,
+    reference: tuple[servers.Server, Scenario] | None = None,
 ) -> Outcome:
+    """One scenario: wrk at full load, then the half-rate runs. With ``reference`` (the
+    baseline server, idle meanwhile, and its matching scenario), the baseline is measured
+    again just before, so the ratio compares two figures taken a few seconds apart."""
     args = run.args
     probe(server.url, scenario.request)
     common = {
@@ -448,6 +456,13 @@ def measure(
         "threads": args.threads,
         "workdir": run.workdir,
     }
+    reference_rps = None
+    if reference is not None:
+        base_server, base_scenario = reference
+        seconds = max(1, args.duration // 2)
+        log(f"  {scenario.key}: the baseline ({base_scenario.key}) again first, {seconds}s")
+        again = run_wrk(run.wrk, base_server.url, base_scenario.request, seconds=seconds, **common)
+        reference_rps = again.rps
     log(f"  {scenario.key}: warm-up {args.warmup}s, wrk {args.duration}s")
     run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
     workers = server.worker_pids()
@@ -485,6 +500,7 @@ def measure(
         wrk=result,
         paced=paced,
         paced_p99s=paced_p99s,
+        reference_rps=reference_rps,
         peak_rss=max((hwm for _, hwm in memory), default=0),
         rss=[rss for rss, _ in memory],
         cpu=cpu,
@@ -496,32 +512,50 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
     for scenario in chosen:
         by_server.setdefault(scenario.server, []).append(scenario)
     host: servers.Server | None = None
-    try:
-        for key, spec in SERVER_SPECS.items():
-            todo = by_server.get(key)
-            if not todo:
-                continue
-            if spec.needs_host and host is None:
-                log("starting the host platform app (bench/host_app.py, 1 worker)")
-                host = servers.start_server(
-                    "host",
-                    "bench.host_app:app",
-                    workers=1,
-                    log=run.workdir / "host.log",
-                    env={"BENCH_HOST_TOKEN": run.sec.host_token},
-                    app_dir=run.src,
-                )
-            with running(run, spec, workers, host.url if host else None) as server:
-                for scenario in todo:
-                    run.outcomes.append(
-                        measure(run, scenario, server, host if spec.needs_host else None)
+    baseline: servers.Server | None = None
+    measured: dict[str, Scenario] = {}
+    with contextlib.ExitStack() as stack:
+        try:
+            for key, spec in SERVER_SPECS.items():
+                todo = by_server.get(key)
+                if not todo:
+                    continue
+                if spec.needs_host and host is None:
+                    log("starting the host platform app (bench/host_app.py, 1 worker)")
+                    host = servers.start_server(
+                        "host",
+                        "bench.host_app:app",
+                        workers=1,
+                        log=run.workdir / "host.log",
+                        env={"BENCH_HOST_TOKEN": run.sec.host_token},
+                        app_dir=run.src,
                     )
-    finally:
-        if host is not None:
-            host.stop()
+                if key == "baseline":
+                    # Kept running, idle, for the re-measurements before each scenario.
+                    baseline = stack.enter_context(running(run, spec, workers, None))
+                    for scenario in todo:
+                        run.outcomes.append(measure(run, scenario, baseline, None))
+                        measured[scenario.key] = scenario
+                    continue
+                with running(run, spec, workers, host.url if host else None) as server:
+                    for scenario in todo:
+                        base = measured.get(scenario.baseline or "")
+                        reference = (baseline, base) if baseline and base else None
+                        run.outcomes.append(
+                            measure(
+                                run,
+                                scenario,
+                                server,
+                                host if spec.needs_host else None,
+                                reference,
+                            )
+                        )
+        finally:
+            if host is not None:
+                host.stop()
     for outcome in run.outcomes:
         if outcome.workers == workers and outcome.scenario.baseline:
-            base = next(
+            base_outcome = next(
                 (
                     o
                     for o in run.outcomes
@@ -529,8 +563,9 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
                 ),
                 None,
             )
-            if base and base.rps:
-                outcome.ratio = outcome.rps / base.rps
+            denominator = outcome.reference_rps or (base_outcome.rps if base_outcome else 0)
+            if denominator:
+                outcome.ratio = outcome.rps / denominator
 
 
 def leak_check(run: Run, chosen: list[Scenario]) -> None:
@@ -646,8 +681,8 @@ def scale_table(outcomes: list[Outcome]) -> str:
 
 def conditions_table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | workers | responses (wrk) | not counted as success | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU |",
-        "|---|---:|---:|---|---|---:|---:|---:|---|",
+        "| scenario | workers | responses (wrk) | not counted as success | baseline just before (req/s) | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU |",
+        "|---|---:|---:|---|---:|---|---:|---:|---:|---|",
     ]
     for o in outcomes:
         bad = o.wrk.responses - o.wrk.ok
@@ -667,8 +702,9 @@ def conditions_table(outcomes: list[Outcome]) -> str:
             paced += "; p99 of each run: " + ", ".join(fmt_ms(v) for v in o.paced_p99s)
         split = " + ".join(f"{c:.2f}" for c in o.cpu.servers)
         host = f"{o.cpu.host:.2f}" if o.scenario.server.startswith("http") else "—"
+        reference = f"{o.reference_rps:,.0f}" if o.reference_rps else "—"
         lines.append(
-            f"| `{o.scenario.key}` | {o.workers} | {o.wrk.responses:,} | {failed} | {split} | {host} | "
+            f"| `{o.scenario.key}` | {o.workers} | {o.wrk.responses:,} | {failed} | {reference} | {split} | {host} | "
             f"{o.cpu.wrk:.2f} | {o.cpu.other:.2f} | {paced} |"
         )
     return "\n".join(lines)
@@ -766,7 +802,11 @@ def report(run: Run, command: str) -> str:
         f"{args.paced_runs} such run(s) per scenario, and the tables show the run with the "
         "median p99 (every run's p99 is under Run conditions).",
         "- Ratios divide by the bare FastAPI app measured in the same run with the same worker "
-        "count (POST scenarios by its POST, `/authorize` by its GET 302).",
+        "count (POST scenarios by its POST, `/authorize` by its GET 302), and measured again "
+        f"just before each scenario ({max(1, args.duration // 2)} s of wrk; the bare app stays up, "
+        "idle, while spot-sso runs): this machine's speed drifts by 10-20% over minutes, and a "
+        "ratio of two figures taken seconds apart is steadier than one taken minutes apart. "
+        "The baseline rows show the first measurement; Run conditions shows each re-measurement.",
         f"- The machine has {os.cpu_count()} cores shared by the server, wrk, the host app and the "
         'generator: with 2 workers the server cannot have 2 cores to itself. "other load" '
         "below is CPU used by processes outside the bench during the measured run (other "
