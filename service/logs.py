@@ -185,7 +185,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-_CORE: Final = frozenset({"time", "level", "logger", "message", "error"})
+_CORE: Final = frozenset({"time", "level", "logger", "message"})
 _NOT_EXTRA: Final = _STANDARD_ATTRS | _CORE
 
 
@@ -216,7 +216,7 @@ class JsonFormatter(OrjsonFormatter):
         for name, value in record.__dict__.items():  # an extra cannot pass for a core field
             if name not in _NOT_EXTRA and name[:1] != "_":
                 log_data[name] = value
-        if traceback:
+        if traceback:  # wins over an extra called "error"
             log_data["error"] = _last_line(str(traceback))
 
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:

@@ -178,6 +178,16 @@ def test_each_line_has_its_own_second_and_milliseconds() -> None:
     ]
 
 
+def test_an_error_extra_is_kept_and_a_traceback_wins_over_it(logs: Capture) -> None:
+    logs.logger.warning("redis down", extra={"component": "ratelimit", "error": "timeout"})
+    assert logs.last()["error"] == "timeout"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logs.logger.exception("failed", extra={"error": "an extra"})
+    assert logs.last()["error"] == "ValueError: boom"
+
+
 def test_an_extra_cannot_pass_for_a_core_field(logs: Capture) -> None:
     logs.logger.info("hello", extra={"level": "critical", "logger": "spot_sso.audit"})
     entry = logs.last()
