@@ -11,8 +11,9 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -34,6 +35,8 @@ from service.mapping import settle
 from service.runtime import Runtime
 from service.security import key_digest, new_api_key
 from service.tokens import InvalidToken
+
+T = TypeVar("T")
 
 EXIT_INVALID = 1
 EXIT_CONFIG = 2
@@ -139,18 +142,31 @@ def _demo_banner(settings: Settings) -> str:
 """
 
 
+def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """``work`` done with a Runtime that lives and is closed in one event loop: its
+    connections to the host belong to the loop that opened them."""
+
+    async def main() -> T:
+        runtime = Runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(main())
+
+
 def cmd_mint(args: argparse.Namespace) -> int:
     settings = _settings(args)
     member = _member_from_args(args, settings)
-    runtime = Runtime(settings)
-    try:
+
+    async def mint(runtime: Runtime) -> str:
         alias, spot = runtime.spot(args.spot)
-        profile = asyncio.run(_fetch_profile(runtime, args.user_id)) if member is None else None
-        member, made = settle(profile, member, spot, alias)
-        issued = runtime.issue(alias, member, flow="cli", made=made, ttl_seconds=args.ttl)
-    finally:
-        asyncio.run(runtime.aclose())
-    print(issued.token)
+        profile = await _fetch_profile(runtime, args.user_id) if member is None else None
+        settled, made = settle(profile, member, spot, alias)
+        return runtime.issue(alias, settled, flow="cli", made=made, ttl_seconds=args.ttl).token
+
+    print(_with_runtime(settings, mint))
     return 0
 
 
@@ -199,16 +215,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from service.explain import as_text, explain
 
     settings = _settings(args)
-    runtime = Runtime(settings)
-    try:
+
+    async def report_for(runtime: Runtime) -> dict[str, Any]:
         alias, _ = runtime.spot(args.spot)
         if args.profile:
             profile = _profile_file(Path(args.profile))
         else:
-            profile = asyncio.run(_fetch_profile(runtime, args.user_id))
-        report = explain(runtime, alias, profile)
-    finally:
-        asyncio.run(runtime.aclose())
+            profile = await _fetch_profile(runtime, args.user_id)
+        return explain(runtime, alias, profile)
+
+    report = _with_runtime(settings, report_for)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else as_text(report))
     return 0 if report["allowed"] else EXIT_INVALID
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import jwt
 import pytest
@@ -256,3 +260,77 @@ def test_check_config_masks_secret_looking_adapter_options(
         "upstream": {"client_secret": "**********"},
     }
     assert "hunter2-secret" not in out + err and "nested-secret" not in out + err
+
+
+# --- mint and explain through the HTTP adapter, against a real host ---------------------
+
+
+class _HostUsers(http.server.BaseHTTPRequestHandler):
+    """A host platform's user API on a real socket, keeping connections alive."""
+
+    protocol_version = "HTTP/1.1"
+    connections: ClassVar[set[tuple[str, int]]] = set()
+
+    def do_GET(self) -> None:
+        _HostUsers.connections.add(self.client_address)
+        known = self.path == "/api/users/u-7" and self.headers["authorization"] == "Bearer h-tok"
+        body = json.dumps(
+            {
+                "id": "u-7",
+                "email": "grace@example.com",
+                "first_name": "Grace",
+                "last_name": "Hopper",
+            }
+            if known
+            else {"error": "no such user"}
+        ).encode()
+        self.send_response(200 if known else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def host_users() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostUsers)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_mint_and_explain_look_the_user_up_on_the_host(
+    tmp_path: Path, host_users: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The runtime's kept connection is closed in the loop that opened it: no error."""
+    path = tmp_path / "http.toml"
+    path.write_text(
+        f'[spots.main]\nid = "{MAIN_ID}"\nprivate_key = "{MAIN_KEY}"\n'
+        f'[identity]\nadapter = "http"\n'
+        f'[identity.http]\nuser_url = "{host_users}/api/users/{{user_id}}"\ntoken = "h-tok"\n'
+        "read_timeout_seconds = 2\nconnect_timeout_seconds = 2\n"
+    )
+    status, out, err = run(
+        capsys, "mint", "--config", str(path), "--spot", "main", "--user-id", "u-7"
+    )
+    assert (status, err) == (0, "")
+    claims = jwt.decode(out.strip(), MAIN_KEY, algorithms=["HS256"])
+    assert (claims["sub"], claims["email"]) == ("u-7", "grace@example.com")
+    status, out, err = run(
+        capsys, "explain", "--config", str(path), "--spot", "main", "--user-id", "u-7", "--json"
+    )
+    assert (status, err) == (0, "")
+    assert json.loads(out)["claims"]["firstName"] == "Grace"
+    status, _, err = run(
+        capsys, "mint", "--config", str(path), "--spot", "main", "--user-id", "u-8"
+    )
+    assert status != 0 and "u-8" in err
