@@ -27,6 +27,7 @@ own transport in place, and the proxy is used as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import time
@@ -188,6 +189,12 @@ class _Connection:
         )
 
     def close(self) -> None:
+        if self.loop.is_closed():
+            # The loop that owns it is gone and cannot run a close: the peer is told (a
+            # shutdown), and the descriptor is released when the transport is collected.
+            with contextlib.suppress(OSError, AttributeError):
+                self.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            return
         self.writer.close()
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gc
+import http.server
 import ipaddress
 import json
 import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -663,3 +666,54 @@ async def test_the_runtime_keeps_its_connection_to_the_host() -> None:
     assert host.connections == 1
     assert host.lines == ["GET /api/users/u-1 HTTP/1.1"] * 2
     assert host.requests[0].headers["authorization"] == "Bearer host-service-token-0123456789"
+
+
+# The collected transport of the closed loop warns that it was not closed: expected here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_aclose_in_another_loop_after_the_first_has_closed() -> None:
+    """A connection kept by a loop that has since closed is shut down, without an error."""
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    transport = LeanTransport()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    async def get() -> bytes:
+        async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT) as client:
+            response = await client.send(client.build_request("GET", url))
+            return response.content
+
+    try:
+        request = httpx.Request("GET", url)
+        assert asyncio.run(_one(transport, request)) == b"ok"  # leaves the connection idle
+        asyncio.run(transport.aclose())  # another loop: nothing raised
+        gc.collect()  # the closed loop's transport goes now, its warning ignored above
+        with pytest.raises(httpx.ConnectError):
+            asyncio.run(get())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+async def _one(transport: LeanTransport, request: httpx.Request) -> bytes:
+    response = await transport.handle_async_request(request)
+    try:
+        return b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
