@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
 from service.api import operation_id
-from service.api.deps import ClientIpDep, RuntimeDep
+from service.api.deps import peer_and_client_ip, runtime_of
 from service.config import SpotConfig
 from service.errors import (
     InvalidRedirect,
@@ -62,8 +62,6 @@ _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
 )
 async def authorize(
     request: Request,
-    runtime: RuntimeDep,
-    ip: ClientIpDep,
     redirect_url: Annotated[
         str | None, Query(alias="redirectUrl", description="MeltingSpot's callback URL.")
     ] = None,
@@ -78,6 +76,10 @@ async def authorize(
     "from the app") it goes to the Spot's configured `entry_url`. A forced
     `referrerUrl` must be a path inside the Spot. Errors are HTML pages, never redirects.
     """
+    # The runtime and the client IP are read here, not injected: each injected
+    # dependency is solved again on every request.
+    runtime = runtime_of(request)
+    ip = peer_and_client_ip(request)[1]
     outcomes = runtime.metrics.authorize_outcomes
     try:
         response, outcome = await _authorize(request, runtime, ip, redirect_url, referrer_url, spot)

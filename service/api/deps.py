@@ -1,8 +1,9 @@
-"""FastAPI dependency aliases (the runtime, the client IP) and the API-key check.
+"""The runtime dependency (for the ops routes), the client IP and the API-key check.
 
-Each is one flat ``async def`` reading the runtime from the app: FastAPI runs plain
-``def`` dependencies in a thread pool, and every level of nesting is solved again on
-every request, which on the token path cost more than the token itself.
+The token and browser routes call these directly instead of injecting them: FastAPI
+solves every injected dependency again on every request, which on the token path cost
+more than the token itself. ``RuntimeDep`` is a flat ``async def`` (FastAPI runs a plain
+``def`` dependency in a thread pool).
 """
 
 from __future__ import annotations
@@ -50,14 +51,6 @@ def peer_and_client_ip(request: Request) -> tuple[str | None, str | None]:
     """The socket peer and the client's address (X-Forwarded-For from trusted proxies)."""
     peer = request.client.host if request.client else None
     return peer, runtime_of(request).client_ip(peer, request.headers.get("x-forwarded-for"))
-
-
-async def client_ip(request: Request) -> str | None:
-    """The caller's address: the socket peer, or X-Forwarded-For from a trusted proxy."""
-    return peer_and_client_ip(request)[1]
-
-
-ClientIpDep = Annotated[str | None, Depends(client_ip)]
 
 
 async def api_client(request: Request) -> ApiClient:
