@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench import servers
+from bench.budget import BudgetRow, budget_table, run_budget
 from bench.fixtures import (
     REDIRECT_URL,
     SESSION_COOKIE,
@@ -319,6 +320,7 @@ class Run:
     sec: Secrets = field(default_factory=Secrets)
     outcomes: list[Outcome] = field(default_factory=list)
     micro: list[MicroRow] = field(default_factory=list)
+    budget: list[BudgetRow] = field(default_factory=list)
     leak: list[LeakRow] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)  # per-server log summaries
     src: Path = ROOT  # where the servers import service/ and bench/ from (a snapshot)
@@ -827,6 +829,26 @@ def report(run: Run, command: str) -> str:
         "Rates are per CPU-second of a single thread (tokens per second per core); best of "
         f"{1 if args.quick else 3} runs.",
         "",
+        "## Where a POST /tokens request's time goes (in process)",
+        "",
+    ]
+    if run.budget:
+        baseline = next(
+            (o.rps for o in run.outcomes if o.scenario.key == "baseline-post" and o.workers == 1),
+            None,
+        )
+        out += [
+            "`bench/budget.py`: the `tokens-user` request sent straight to the ASGI apps (no "
+            "server, no socket), CPU time per request, best of "
+            f"{1 if args.quick else 5} interleaved runs; spot-sso configured as above, then with "
+            "one part taken out. A part's cost is the full request minus the request without it.",
+            "",
+            budget_table(run.budget, baseline),
+            "",
+        ]
+    else:
+        out += ["(skipped)", ""]
+    out += [
         "## Leak check: RSS over 100,000 requests",
         "",
     ]
@@ -963,6 +985,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.micro_seconds > 0:
             log("micro-benchmark of the token path")
             run.micro = run_micro(args.micro_seconds, 1 if args.quick else 3)
+            log("where a POST /tokens request's time goes (in process)")
+            run.budget = run_budget(100, 1) if args.quick else run_budget()
         for workers in args.worker_counts:
             log(f"pass with {workers} worker(s)")
             run_pass(run, workers, chosen)
