@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from service.runtime import Runtime
-from service.transport import LeanTransport
+from service.transport import LeanTransport, host_client
 from tests.api.test_host_faults import USER, http_identity
 from tests.conftest import make_settings
 
@@ -666,6 +666,92 @@ async def test_the_runtime_keeps_its_connection_to_the_host() -> None:
     assert host.connections == 1
     assert host.lines == ["GET /api/users/u-1 HTTP/1.1"] * 2
     assert host.requests[0].headers["authorization"] == "Bearer host-service-token-0123456789"
+
+
+# --- host_client: a streamed send goes straight to the transport -----------------------
+
+
+def silent_after_request(peer: Peer) -> Awaitable[None]:
+    async def script() -> None:
+        assert await peer.request() is not None
+        await peer.until_closed()
+
+    return script()
+
+
+async def test_a_streamed_send_is_answered_by_the_transport_with_the_request_attached() -> None:
+    body = json.dumps(USER).encode()
+    async with (
+        asyncio.timeout(5),
+        RawServer(answering(lambda r: reply(body, "Content-Type: application/json"))) as host,
+    ):
+        client = host_client(timeout=TIMEOUT, max_connections=4)
+        try:
+            request = httpx.Request("GET", f"{host.url}/api/users/u-1")
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                assert response.request is request
+                assert response.status_code == 200
+                assert response.headers["content-type"] == "application/json"
+                assert json.loads(await response.aread()) == USER
+            finally:
+                await response.aclose()
+            # The request named no timeout: it got the client's.
+            assert request.extensions["timeout"] == TIMEOUT.as_dict()
+        finally:
+            await client.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.send(httpx.Request("GET", host.url), stream=True, follow_redirects=False)
+    assert host.lines == ["GET /api/users/u-1 HTTP/1.1"]
+
+
+async def test_a_streamed_send_without_a_timeout_of_its_own_times_out_by_the_clients() -> None:
+    async with asyncio.timeout(5), RawServer(silent_after_request) as server:
+        client = host_client(timeout=httpx.Timeout(0.3), max_connections=4)
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(httpx.ReadTimeout):
+                await client.send(
+                    httpx.Request("GET", server.url), stream=True, follow_redirects=False
+                )
+            assert 0.25 < asyncio.get_running_loop().time() - started < 2
+        finally:
+            await client.aclose()
+
+
+async def test_sends_that_need_the_clients_machinery_go_through_httpx() -> None:
+    """Event hooks, auth, redirects to follow, or a body to read: httpx's own path."""
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async with (
+        asyncio.timeout(5),
+        RawServer(answering(lambda r: reply(b"ok"))) as server,
+    ):
+        client = host_client(timeout=TIMEOUT, max_connections=4)
+        try:
+            plain = await client.send(httpx.Request("GET", f"{server.url}/read"))
+            assert plain.text == "ok"
+            assert plain.elapsed.total_seconds() >= 0  # httpx's wrapping was applied
+            with_auth = await client.send(
+                httpx.Request("GET", f"{server.url}/auth"),
+                stream=True,
+                follow_redirects=False,
+                auth=("user", "secret"),
+            )
+            await with_auth.aclose()
+            client.event_hooks = {"request": [hook], "response": []}
+            hooked = await client.send(
+                httpx.Request("GET", f"{server.url}/hooked"), stream=True, follow_redirects=False
+            )
+            await hooked.aclose()
+        finally:
+            await client.aclose()
+    assert seen == ["/hooked"]
+    assert server.lines == ["GET /read HTTP/1.1", "GET /auth HTTP/1.1", "GET /hooked HTTP/1.1"]
+    assert server.requests[1].headers["authorization"].startswith("Basic ")
 
 
 # The collected transport of the closed loop warns that it was not closed: expected here.
