@@ -43,6 +43,8 @@ if __package__ in (None, ""):
 
 from bench.fixtures import Secrets, spot_sso_config, user_body
 
+# What ``service.logs.lean_records`` changes in the logging module, restored afterwards.
+_RECORD_FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
 RATIOS = ((0.70, "the issue's target for POST /tokens"), (0.47, "a straightforward service"))
 
 Patch = Callable[[Any], Any]  # given the spot-sso app, returns a context manager
@@ -129,11 +131,12 @@ def _apps(log_stream: Any) -> tuple[Any, Any, list[tuple[bytes, bytes]], bytes]:
     from bench.baseline import app as bare
     from service.app import create_app
     from service.config import Settings
-    from service.logs import make_handler
+    from service.logs import lean_records, make_handler
 
     sec = Secrets()
     config = spot_sso_config(sec, public_url="http://127.0.0.1:8000", adapter="static")
     settings = Settings.model_validate(config)
+    lean_records()  # as configure_logging does in the server
     root = logging.getLogger()
     root.handlers[:] = [make_handler("json", stream=log_stream)]
     root.setLevel(logging.INFO)
@@ -236,17 +239,21 @@ async def _compare(
 
 
 def run_budget(requests: int = 3000, repeats: int = 5) -> list[BudgetRow]:
-    """The table's rows (in a fresh event loop; uvloop, as the servers run). The root
-    logger's handlers are the production handler on /dev/null meanwhile, then restored."""
+    """The table's rows (in a fresh event loop; uvloop, as the servers run). Logging is
+    set up as in the server meanwhile (the production handler, on /dev/null, and lean
+    records), then restored."""
     import uvloop
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    flags = {name: getattr(logging, name) for name in _RECORD_FLAGS if hasattr(logging, name)}
     try:
         with open(os.devnull, "w") as devnull:
             return uvloop.run(_measure(requests, repeats, devnull))
-    finally:  # the production handler on /dev/null was for the measurement only
+    finally:  # the production logging set-up was for the measurement only
         root.handlers[:], root.level = handlers, level
+        for name, value in flags.items():
+            setattr(logging, name, value)
 
 
 def budget_table(rows: list[BudgetRow], baseline_rps: float | None = None) -> str:

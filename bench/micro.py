@@ -73,14 +73,16 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
     from service.claims import Member, SpotClaims
     from service.config import Settings
     from service.identity.base import UserProfile
-    from service.logs import make_handler
+    from service.logs import lean_records, make_handler
     from service.mapping import settle
     from service.observability import audit_log
     from service.runtime import Runtime
     from service.tokens import TokenIssuer, now
 
     sec = Secrets()
-    # The production log handler (JSON, redacting), writing to /dev/null, at info.
+    # The production log handler (JSON, redacting), writing to /dev/null, at info, with
+    # records as lean as the server's.
+    lean_records()
     devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the process's life
     root = logging.getLogger()
     root.handlers[:] = [make_handler("json", stream=devnull)]
