@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
 from service.api import operation_id
-from service.api.deps import peer_and_client_ip, runtime_of
+from service.api.deps import client_ip_of, runtime_of
 from service.config import SpotConfig
 from service.errors import (
     InvalidRedirect,
@@ -79,7 +79,7 @@ async def authorize(
     # The runtime and the client IP are read here, not injected: each injected
     # dependency is solved again on every request.
     runtime = runtime_of(request)
-    ip = peer_and_client_ip(request)[1]
+    ip = client_ip_of(request)
     outcomes = runtime.metrics.authorize_outcomes
     try:
         response, outcome = await _authorize(request, runtime, ip, redirect_url, referrer_url, spot)

@@ -47,10 +47,10 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def peer_and_client_ip(request: Request) -> tuple[str | None, str | None]:
-    """The socket peer and the client's address (X-Forwarded-For from trusted proxies)."""
+def client_ip_of(request: Request) -> str | None:
+    """The client's address: the socket peer, or X-Forwarded-For from trusted proxies."""
     peer = request.client.host if request.client else None
-    return peer, runtime_of(request).client_ip(peer, request.headers.get("x-forwarded-for"))
+    return runtime_of(request).client_ip(peer, request.headers.get("x-forwarded-for"))
 
 
 async def api_client(request: Request) -> ApiClient:
@@ -61,7 +61,7 @@ async def api_client(request: Request) -> ApiClient:
     call then counts against its own limit (``rate_limit`` or ``limits.tokens_per_client``).
     """
     runtime = runtime_of(request)
-    ip = peer_and_client_ip(request)[1] or "-"
+    ip = client_ip_of(request) or "-"
     rule = runtime.settings.limits.failed_auth_per_ip
     runtime.limiter.check(FAILED_AUTH, ip, rule)
     try:
