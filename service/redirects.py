@@ -1,8 +1,9 @@
 """Where a browser may be sent with a token: ``redirectUrl`` and ``referrerUrl`` rules.
 
 Pure functions, no web framework. A ``redirectUrl`` passes only when its scheme, host
-and port are exactly those of an allowed origin; a forced ``referrerUrl`` only when it
-is a plain path inside the Spot. Anything odd is refused rather than repaired.
+and port are exactly those of an allowed origin and its path has no dot segment; a
+forced ``referrerUrl`` only when it is a plain path inside the Spot. Anything odd is
+refused rather than repaired.
 """
 
 from __future__ import annotations
@@ -52,10 +53,23 @@ def check_redirect_url(url: str, allowed_origins: Iterable[str]) -> str:
         raise RedirectRefused("redirectUrl must not contain a user name or password")
     if "#" in url:
         raise RedirectRefused("redirectUrl must not contain a fragment")
+    _check_no_dot_segments(parts.path)
     origin, netloc = _origin(scheme, parts.netloc)
     if origin not in set(allowed_origins):
         raise RedirectRefused(f"redirectUrl goes to {origin}, which is not an allowed origin")
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+
+
+def _check_no_dot_segments(path: str) -> None:
+    """Refuse '.' and '..' segments, raw or percent-encoded (any case, any depth).
+
+    A browser resolves them before it asks (``.../spot/<ours>/../../spot/<other>/`` is
+    another Spot's page, with our token); ``%2e`` counts as '.' (URL Standard), and a
+    server may decode once more, so every stage of decoding is checked.
+    """
+    for form in _decodings(path, "redirectUrl"):
+        if any(segment in (".", "..") for segment in form.split("/")):
+            raise RedirectRefused("redirectUrl must not contain '.' or '..' path segments")
 
 
 def _check_characters(value: str, name: str) -> None:
@@ -105,12 +119,12 @@ def check_referrer(path: str, spot_id: str) -> str:
         raise RedirectRefused(f"referrerUrl must be a path starting with {prefix}")
     if "#" in path:
         raise RedirectRefused("referrerUrl must not contain a fragment")
-    for form in _decodings(path):
+    for form in _decodings(path, "referrerUrl"):
         _check_decoded(form)
     return path
 
 
-def _decodings(value: str, rounds: int = 8) -> list[str]:
+def _decodings(value: str, name: str, rounds: int = 8) -> list[str]:
     """``value`` and each stage of percent-decoding it, until it no longer changes."""
     forms = [value]
     for _ in range(rounds):
@@ -118,7 +132,7 @@ def _decodings(value: str, rounds: int = 8) -> list[str]:
         if decoded == forms[-1]:
             return forms
         forms.append(decoded)
-    raise RedirectRefused("referrerUrl is encoded too many times")
+    raise RedirectRefused(f"{name} is encoded too many times")
 
 
 def _check_decoded(form: str) -> None:

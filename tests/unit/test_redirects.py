@@ -27,6 +27,8 @@ CORPUS = Path(__file__).parents[3] / "shared" / "reference" / "open-redirects" /
 
 GOOD_REDIRECTS = {
     "plain": f"{MS}/spot/{SPOT}/sso",
+    "dots-inside-segments": f"{MS}/spot/{SPOT}/a.b/..c/d../.e",
+    "dot-dot-in-query": f"{MS}/spot/{SPOT}/sso?next=../../x&y=%2e%2e",
     "with-referrer": f"{MS}/spot/{SPOT}/sso?referrerUrl=%2Fspot%2F{SPOT}%2Flives",
     "explicit-default-port": f"https://go.meltingspot.io:443/spot/{SPOT}",
     "upper-case-host": f"https://GO.MeltingSpot.IO/spot/{SPOT}",
@@ -98,6 +100,19 @@ HOSTILE_REDIRECTS = {
     "too-long": f"{MS}/spot/{SPOT}?" + "a" * MAX_URL_LENGTH,
     "dot-host": "https://./",
     "ipv6-garbage": "https://[go.meltingspot.io]/",
+    # Dot segments: a browser resolves them, landing on another Spot's page with our token.
+    "dot-dot-other-spot": f"{MS}/spot/{SPOT}/../../spot/{OTHER_SPOT}/",
+    "dot-dot-end": f"{MS}/spot/{SPOT}/..",
+    "dot-dot-before-query": f"{MS}/spot/{SPOT}/..?x=1",
+    "dot-segment": f"{MS}/spot/{SPOT}/./sso",
+    "dot-end": f"{MS}/spot/{SPOT}/.",
+    "encoded-dot-dot-lower": f"{MS}/spot/{SPOT}/%2e%2e/%2e%2e/spot/{OTHER_SPOT}/",
+    "encoded-dot-dot-upper": f"{MS}/spot/{SPOT}/%2E%2E/%2E%2E/spot/{OTHER_SPOT}/",
+    "encoded-dot-mixed": f"{MS}/spot/{SPOT}/.%2E/%2e./spot/{OTHER_SPOT}/",
+    "encoded-dot": f"{MS}/spot/{SPOT}/%2e/sso",
+    "double-encoded-dot-dot": f"{MS}/spot/{SPOT}/%252e%252e/spot/{OTHER_SPOT}/",
+    "encoded-slash-dot-dot": f"{MS}/spot/{SPOT}%2F..%2F..%2Fspot%2F{OTHER_SPOT}",
+    "dot-dot-local": "http://127.0.0.1:8000/demo/spot/../host/api/me",
 }
 
 
