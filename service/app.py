@@ -60,7 +60,12 @@ def create_app(
     )
     app.state.runtime = runtime
     problems.install(app)
-    app.add_middleware(RequestContext, metrics=runtime.metrics, on_error=problems.unexpected)
+    app.add_middleware(
+        RequestContext,
+        metrics=runtime.metrics,
+        on_error=problems.unexpected,
+        client_ip=runtime.client_ip,
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -80,5 +85,5 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def app_from_environment() -> FastAPI:
     """Uvicorn factory for ``spot-sso serve``: settings from ``SPOT_SSO_CONFIG`` and env."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.credential_names())
     return create_app(settings)

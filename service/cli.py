@@ -103,7 +103,9 @@ def _run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> 
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
     if args.log_format:  # the workers read their settings again, from the environment
         os.environ[env_name("log_format")] = args.log_format
-    configure_logging(settings.log_level, args.log_format or settings.log_format)
+    configure_logging(
+        settings.log_level, args.log_format or settings.log_format, settings.credential_names()
+    )
     uvicorn.run(
         factory,
         factory=True,
@@ -271,8 +273,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _check_runtime(settings)
+    problems = _with_runtime(settings, lambda runtime: runtime.readiness(log_changes=False))
     print(json.dumps(settings.redacted(), indent=2))
+    for check, problem in problems.items():
+        _err(f"readiness: {check}: " + ("ok" if problem is None else f"not ok ({problem})"))
     for warning in settings.warnings():
         _err(f"warning: {warning}")
     demo = [] if args.demo else demo_values_in(settings)

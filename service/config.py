@@ -36,7 +36,7 @@ from pydantic_settings import (
 from service.claims import Lang, canonical_timezone
 from service.errors import ConfigError
 from service.identity.config import IdentityConfig
-from service.logs import is_secret_name
+from service.logs import is_secret_name, mask_url
 from service.redirects import RedirectRefused, check_redirect_url
 from service.rules import SpotRules
 from service.settings_fields import (
@@ -283,11 +283,21 @@ class Settings(BaseSettings):
         """The effective configuration as JSON-ready data, every secret masked.
 
         Typed secrets mask themselves; a custom adapter's ``options`` are free-form, so
-        any option whose name looks secret is masked too.
+        any option whose name looks secret is masked too; every URL shows no password
+        and no query value (``https://svc:****@host/me?api_key=****``).
         """
         data = self.model_dump(mode="json")
         data["identity"]["options"] = _mask_secret_names(data["identity"]["options"])
-        return data
+        masked: dict[str, Any] = _mask_urls(data)
+        return masked
+
+    def credential_names(self) -> list[str]:
+        """Header and cookie names whose values are credentials, for the log redaction:
+        the host API's auth header and the forwarded session headers and cookies."""
+        http = self.identity.http
+        if http is None:
+            return []
+        return [http.auth_header, *http.forward_headers, *http.forward_cookies]
 
 
 def _mask_secret_names(value: Any) -> Any:
@@ -299,6 +309,17 @@ def _mask_secret_names(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [_mask_secret_names(item) for item in value]
+    return value
+
+
+def _mask_urls(value: Any) -> Any:
+    """``value`` with every URL in it masked (``mask_url``), at any depth."""
+    if isinstance(value, dict):
+        return {k: _mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_urls(item) for item in value]
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
     return value
 
 

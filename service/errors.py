@@ -24,8 +24,12 @@ Hierarchy::
     ├── ProfileUnusable               502 unusable-profile
     └── IdentityUnavailable           503 identity-unavailable
         └── IdentityBadResponse       502 identity-bad-response
+            └── IdentityMismatch      502 identity-bad-response (the host answered for
+                                          another user than the one asked)
 
-Every message is safe to show: none carries a token, a key, a cookie or a header value.
+Every message is safe to show to an API client: none carries a token, a key, a cookie or
+a header value. Browsers see ``browser_detail`` instead where it is set: the identity
+errors' details name the host, which only the logs and API clients should see.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class ServiceError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+    browser_detail: ClassVar[str | None] = None  # shown to browsers instead of ``detail``
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -201,6 +206,7 @@ class IdentityUnavailable(ServiceError):
     status = 503
     slug = "identity-unavailable"
     title = "Identity source unavailable"
+    browser_detail = "The host platform could not be reached, or did not answer in time."
 
 
 class IdentityBadResponse(IdentityUnavailable):
@@ -209,6 +215,11 @@ class IdentityBadResponse(IdentityUnavailable):
     status = 502
     slug = "identity-bad-response"
     title = "Identity source answered badly"
+    browser_detail = "The host platform answered with something this service cannot use."
+
+
+class IdentityMismatch(IdentityBadResponse):
+    """A user lookup answered with a profile whose id is not the id asked for."""
 
 
 def field_errors(

@@ -9,8 +9,10 @@ leaves without tokens, keys, cookies or credentials.
   (``token``, ``authorization``, ``cookie``, ``api_key``, ``private_key``, ``key``,
   ``secret``, ``password``, ``credential``...) becomes ``"[redacted]"``.
 - Textual, on the message, its arguments, every string extra and the traceback:
-  JWTs, ``token=`` query values, ``Bearer`` credentials, ``sso_`` API keys and
-  ``Cookie``/``Set-Cookie``/``Authorization`` header values.
+  JWTs, ``token=`` query values, ``Bearer`` credentials, ``sso_`` API keys,
+  ``Cookie``/``Set-Cookie``/``Authorization`` header values, the password (or lone
+  user name) and every query value of a URL (``mask_url``), and the values of the
+  configured credential headers and session cookies (``secret_names``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from datetime import time as daytime
 from functools import lru_cache
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
@@ -34,6 +37,7 @@ LogFormat = Literal["json", "text"]
 
 REDACTED: Final = "[redacted]"
 REDACTED_JWT: Final = "[redacted-jwt]"
+MASK: Final = "****"
 
 _STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -68,8 +72,35 @@ _HEADER = re.compile(
 _BEARER = re.compile(r"\b(bearer)\s+[^\s\"',;]+", re.IGNORECASE)
 # This service's API keys.
 _API_KEY = re.compile(r"(?<![A-Za-z0-9_])(sso_)[A-Za-z0-9_-]+", re.IGNORECASE)
+# A URL with a user name or a query, the two places a URL carries credentials.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]*[@?][^\s\"'<>]*")
 _PLAIN: Final = (int, float, bool, type(None), date, daytime, uuid.UUID)
 _PLAIN_TYPES: Final = frozenset(_PLAIN)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password and query values masked: ``https://svc:****@host/me?k=****``.
+
+    A user name without a password is masked too (it is then the credential); a query
+    part without '=' is masked whole. Anything that does not parse as a URL comes back
+    as it is.
+    """
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0] if has_password else ""
+        netloc = f"{user}:{MASK}@{hostport}" if has_password else f"{MASK}@{hostport}"
+    query = "&".join(
+        f"{pair.split('=', 1)[0]}={MASK}" if "=" in pair else MASK
+        for pair in parts.query.split("&")
+        if pair
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def redact_text(text: str) -> str:
@@ -85,6 +116,8 @@ def redact_text(text: str) -> str:
         text = _BEARER.sub(rf"\1 {REDACTED}", text)
     if "sso_" in lowered:
         text = _API_KEY.sub(rf"\1{REDACTED}", text)
+    if "://" in text:  # last, so that a URL's query values all read the same: ****
+        text = _URL.sub(lambda match: mask_url(match.group()), text)
     return text
 
 
@@ -121,10 +154,48 @@ class Redactor(logging.Filter):
     """Redacts a record in place; put it on a handler so it sees every logger's records.
 
     It never drops a record and never raises: a record it cannot render keeps only what
-    it could redact. Applying it twice changes nothing more.
+    it could redact. Applying it twice changes nothing more. ``secret_names`` are more
+    names whose values are credentials (a host's own auth header, forwarded session
+    headers and cookies): masked as extras, as ``Name: value`` lines and ``name=value``.
     """
 
     _exception_formatter = logging.Formatter()
+
+    def __init__(self, secret_names: Iterable[str] = ()) -> None:
+        super().__init__()
+        names = sorted({name.lower() for name in secret_names if name}, key=len, reverse=True)
+        self._names = frozenset(names)
+        self._named = (
+            re.compile(
+                r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")"
+                r"([\"']?[ \t]*[:=][ \t]*[\"']?)[^\r\n&;,\"'\s]+",
+                re.IGNORECASE,
+            )
+            if names
+            else None
+        )
+
+    def _text(self, text: str) -> str:
+        text = redact_text(text)
+        if self._named is not None:
+            text = self._named.sub(rf"\1\2{REDACTED}", text)
+        return text
+
+    def _secret(self, name: str) -> bool:
+        return is_secret_name(name) or name.lower() in self._names
+
+    def _value(self, value: Any) -> Any:
+        if self._named is None:
+            return redact_value(value)
+        if isinstance(value, str):
+            return self._text(value)
+        if isinstance(value, Mapping):
+            return {
+                k: REDACTED if self._secret(str(k)) else self._value(v) for k, v in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._value(item) for item in value]
+        return redact_value(value)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -139,19 +210,19 @@ class Redactor(logging.Filter):
     def _redact(self, record: logging.LogRecord) -> None:
         record.__dict__.pop("color_message", None)
         if isinstance(record.msg, Mapping):  # python-json-logger's dict messages
-            record.msg = redact_value(record.msg)
-            record.args = redact_value(record.args) if record.args else record.args
+            record.msg = self._value(record.msg)
+            record.args = self._value(record.args) if record.args else record.args
         else:
             try:
                 message = record.getMessage()
             except Exception:  # a malformed call: keep what was passed, as text
                 message = f"{record.msg} {record.args!r}"
-            redacted = redact_text(message)
+            redacted = self._text(message)
             if redacted != message or not isinstance(record.msg, str):
                 record.msg, record.args = redacted, ()
         for name in _extras(record):
             value = record.__dict__[name]
-            record.__dict__[name] = REDACTED if is_secret_name(name) else redact_value(value)
+            record.__dict__[name] = REDACTED if self._secret(name) else self._value(value)
         if record.exc_info and record.exc_info[0] is not None:
             # The traceback is rendered and redacted here, and the exception itself
             # dropped, so no formatter can render the original.
@@ -159,9 +230,9 @@ class Redactor(logging.Filter):
                 record.exc_text = self._exception_formatter.formatException(record.exc_info)
             record.exc_info = None
         if record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
+            record.exc_text = self._text(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact_text(record.stack_info)
+            record.stack_info = self._text(record.stack_info)
 
 
 def _extras(record: logging.LogRecord) -> list[str]:
@@ -258,12 +329,14 @@ def _text_value(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-def make_handler(fmt: LogFormat = "json", stream: Any = None) -> logging.Handler:
+def make_handler(
+    fmt: LogFormat = "json", stream: Any = None, secret_names: Iterable[str] = ()
+) -> logging.Handler:
     """A stream handler (stderr by default) in ``fmt``, with the ``Redactor`` on it."""
     if fmt not in ("json", "text"):
         raise ValueError(f"log format must be json or text, not {fmt!r}")
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
-    handler.addFilter(Redactor())
+    handler.addFilter(Redactor(secret_names))
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     return handler
 
@@ -278,8 +351,13 @@ def lean_records() -> None:
         logging.logAsyncioTasks = False
 
 
-def configure_logging(level: str = "info", fmt: LogFormat = "json") -> None:
+def configure_logging(
+    level: str = "info", fmt: LogFormat = "json", secret_names: Iterable[str] = ()
+) -> None:
     """Our loggers and uvicorn's on one redacting stderr handler; uvicorn's access log off.
+
+    ``secret_names``: the configuration's own credential headers and session cookies
+    (``Settings.credential_names``), masked in every line as well.
 
     The handler writes in the request's own thread: a writer thread behind a queue was
     measured slower (1,950 against 2,110 tokens/s), the GIL hand-offs costing more than
@@ -287,7 +365,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "json") -> None:
     """
     lean_records()
     root = logging.getLogger()
-    root.handlers[:] = [make_handler(fmt)]
+    root.handlers[:] = [make_handler(fmt, secret_names=secret_names)]
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per host call is noise
     for name in _UVICORN_LOGGERS:

@@ -82,6 +82,18 @@ class Metrics:
             ["operation", "kind"],
             registry=self.registry,
         )
+        self.identity_mismatches = Counter(
+            "spot_sso_identity_mismatches",
+            "User lookups the host answered with another user's profile (refused).",
+            registry=self.registry,
+        )
+        self.forwarded_values_refused = Counter(
+            "spot_sso_forwarded_values_refused",
+            "Browser sessions treated as absent: a forwarded cookie or header held more "
+            "than plain characters (kind: cookie, header).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "spot_sso_rate_limited",
             "Requests refused by a rate limit, by limit.",
@@ -109,11 +121,16 @@ class RequestContext:
     """
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, on_error: Callable[[Scope, Exception], ASGIApp]
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        on_error: Callable[[Scope, Exception], ASGIApp],
+        client_ip: Callable[[str | None, str | None], str | None] = lambda peer, _: peer,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.on_error = on_error
+        self.client_ip = client_ip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,7 +165,7 @@ class RequestContext:
         route = scope.get("root_path", "") + template if template else "unmatched"
         method = scope["method"]
         self.metrics.request_duration.labels(route, method, str(status)).observe(elapsed)
-        client = scope.get("client")
+        peer = scope["client"][0] if scope.get("client") else None
         access_log.info(
             "%s %s %d",
             method,
@@ -161,12 +178,24 @@ class RequestContext:
                 "route": route,
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
-                "client_ip": client[0] if client else None,
+                "client_ip": self.client_ip(peer, _header(scope, _FORWARDED_FOR)),
+                "peer_ip": peer,
             },
         )
 
 
 _HEADER_NAME: Final = REQUEST_ID_HEADER.encode()
+_FORWARDED_FOR: Final = b"x-forwarded-for"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
 _ids: tuple[str, itertools.count[int]] = ("", itertools.count())
 
 

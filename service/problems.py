@@ -156,7 +156,7 @@ def _page(request: Request, exc: ServiceError) -> Response:
     return page(
         exc.status,
         exc.title,
-        exc.detail,
+        exc.browser_detail or exc.detail,  # an identity error's detail names the host
         request_id=request.scope.get("state", {}).get("request_id"),
         hint=_HINTS.get(exc.slug),
         link=(login_url, "Sign in again") if login_url else None,

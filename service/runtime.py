@@ -7,6 +7,7 @@ claims, sign, count, audit) happens here, the same for every flow.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,14 @@ import httpx
 from service.claims import Member, SpotClaims
 from service.client_ip import client_ip, networks
 from service.config import Settings, SpotConfig
-from service.errors import FieldError, InvalidRequest, ServiceError, UnknownSpot
+from service.errors import (
+    FieldError,
+    IdentityMismatch,
+    InvalidRequest,
+    ServiceError,
+    UnknownSpot,
+)
+from service.host_client import host_client
 from service.identity.base import IdentityAdapter, SessionContext, UserProfile
 from service.identity.factory import build_adapter
 from service.mapping import RuleClaims
@@ -27,7 +35,8 @@ from service.ratelimit import RateLimiter
 from service.security import ApiClients
 from service.state import SharedState
 from service.tokens import TokenIssuer, now
-from service.transport import host_client
+
+log = logging.getLogger("spot_sso.runtime")
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 HTTP_MAX_CONNECTIONS = 100  # to the host platform, per worker
@@ -70,6 +79,7 @@ class Runtime:
         self.limiter = RateLimiter(self.state, self.metrics, enabled=settings.limits.enabled)
         self.trusted_proxies = networks(tuple(settings.trusted_proxies))
         self.adapter = adapter or build_adapter(settings.identity, self.http, self.state.cache)
+        self._failing: set[str] = set()
 
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
         """The client's address, believing X-Forwarded-For only from trusted proxies."""
@@ -92,10 +102,36 @@ class Runtime:
             yield
         except ServiceError as exc:
             self.metrics.identity_errors.labels(operation, exc.slug).inc()
+            if isinstance(exc, IdentityMismatch):
+                self.metrics.identity_mismatches.inc()
             raise
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.identity_duration.labels(operation).observe(elapsed)
+
+    async def readiness(self, *, log_changes: bool = True) -> dict[str, str | None]:
+        """Each check's problem, or None when it is fine: spots, identity, shared_state.
+
+        The problems name hosts and errors: they go to the log (once, when a check starts
+        failing) and to ``check-config``; ``/readyz`` shows only ok or not.
+        """
+        problems: dict[str, str | None] = {
+            "spots": None if self.settings.spots else "no Spot is configured"
+        }
+        try:
+            await self.adapter.ready()
+            problems["identity"] = None
+        except ServiceError as exc:
+            problems["identity"] = exc.detail
+        state = await self.state.ready()
+        problems["shared_state"] = None if state["ok"] else str(state.get("error"))
+        for check, problem in problems.items() if log_changes else ():
+            if problem is not None and check not in self._failing:
+                log.warning("readiness: %s not ok: %s", check, problem, extra={"check": check})
+            elif problem is None and check in self._failing:
+                log.info("readiness: %s ok again", check, extra={"check": check})
+        self._failing = {check for check, problem in problems.items() if problem is not None}
+        return problems
 
     def spot(self, ref: str) -> tuple[str, SpotConfig]:
         """The alias and settings of the Spot named by alias or by Spot ID."""
@@ -135,8 +171,15 @@ class Runtime:
         made: RuleClaims | None = None,
         ttl_seconds: int | None = None,
         client: str | None = None,
+        request_id: str | None = None,
+        client_ip: str | None = None,
     ) -> Issued:
-        """Sign a token for ``member`` on Spot ``alias``; counted and audited."""
+        """Sign a token for ``member`` on Spot ``alias``; counted and audited.
+
+        The audit line says who (``sub``), for which Spot and how long, through which flow
+        and client, and ties the token to its request: ``request_id`` and ``client_ip``
+        (the address worked out from ``trusted_proxies``). Never the token.
+        """
         claims = self.claims(alias, member, made, ttl_seconds=ttl_seconds)
         token = self.issuers[alias].sign(claims)
         self.metrics.tokens_issued.labels(alias, flow).inc()
@@ -148,6 +191,8 @@ class Runtime:
                 "sub": claims.sub,
                 "flow": flow,
                 "client": client,
+                "request_id": request_id,
+                "client_ip": client_ip,
                 "ttl_seconds": claims.exp - claims.iat,
                 "exp": claims.exp,
                 "rules": sorted({reason.source for reason in made.reasons}) if made else [],

@@ -334,3 +334,27 @@ def test_mint_and_explain_look_the_user_up_on_the_host(
         capsys, "mint", "--config", str(path), "--spot", "main", "--user-id", "u-8"
     )
     assert status != 0 and "u-8" in err
+
+
+def test_check_config_masks_url_credentials_and_prints_readiness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "urls.toml"
+    path.write_text(
+        'redis_url = "redis://:r-hunter2@127.0.0.1:9/0"\n'
+        + CONFIG.split("[[identity.static.users]]")[0]
+        + '[identity]\nadapter = "http"\n[identity.http]\n'
+        'session_url = "https://svc:pw-hunter2@host.example/me?api_key=k-hunter2"\n'
+        'user_url = "https://host.example/users/{user_id}?sig=s-hunter2"\n'
+        'login_url = "https://host.example/login?next={return_to}"\n'
+        'forward_cookies = ["sid"]\n'
+    )
+    status, out, err = run(capsys, "check-config", "--config", str(path))
+    assert status == 0, err
+    http = json.loads(out)["identity"]["http"]
+    assert http["session_url"] == "https://svc:****@host.example/me?api_key=****"
+    assert http["user_url"] == "https://host.example/users/{user_id}?sig=****"
+    assert http["login_url"] == "https://host.example/login?next=****"
+    assert "hunter2" not in out
+    assert "readiness: spots: ok" in err and "readiness: identity: ok" in err
+    assert "readiness: shared_state: not ok (" in err and "hunter2" not in err

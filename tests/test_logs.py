@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from service.cli import main
-from service.config import load_settings
+from service.config import Settings, load_settings
 from service.errors import ConfigError
 from service.logs import (
     REDACTED,
@@ -26,6 +26,7 @@ from service.logs import (
     configure_logging,
     is_secret_name,
     make_handler,
+    mask_url,
     redact_text,
     redact_value,
 )
@@ -319,10 +320,10 @@ HOSTILE = [
     ),
     case("JWT in a string extra", "x", detail=f"got {TOKEN}", expect={"detail": f"got {J}"}),
     case(
-        "object arg", "sent %s", Shows(), expect={"message": f"sent <Request GET {URL}?token={R}>"}
+        "object arg", "sent %s", Shows(), expect={"message": f"sent <Request GET {URL}?token=****>"}
     ),
     case(
-        "object extra", "x", request=Shows(), expect={"request": f"<Request GET {URL}?token={R}>"}
+        "object extra", "x", request=Shows(), expect={"request": f"<Request GET {URL}?token=****>"}
     ),
     case(
         "bytes extra",
@@ -335,7 +336,7 @@ HOSTILE = [
         "redirect to %s",
         "https://go.meltingspot.io/cb?referrerUrl=%2Fa&token=abc123&x=1",
         expect={
-            "message": f"redirect to https://go.meltingspot.io/cb?referrerUrl=%2Fa&token={R}&x=1"
+            "message": "redirect to https://go.meltingspot.io/cb?referrerUrl=****&token=****&x=****"
         },
     ),
     case("?token= in an extra", "x", url="/cb?token=abc123", expect={"url": f"/cb?token={R}"}),
@@ -592,7 +593,8 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     calls: list[tuple[str, ...]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: calls.append(("run", app)))
     monkeypatch.setattr(
-        "service.logs.configure_logging", lambda level, fmt: calls.append(("logging", level, fmt))
+        "service.logs.configure_logging",
+        lambda level, fmt, names=(): calls.append(("logging", level, fmt)),
     )
     for name in ("SPOT_SSO_CONFIG", "SPOT_SSO_LOG_FORMAT", "SPOT_SSO_DEMO_PORT"):
         monkeypatch.setenv(name, "")  # so that monkeypatch removes what the command sets
@@ -640,7 +642,7 @@ def test_the_worker_factories_use_the_setting(monkeypatch: pytest.MonkeyPatch, c
     import service.logs
     from service.demo import demo_app_from_environment
 
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str, list[str]]] = []
     monkeypatch.setattr(service.app, "configure_logging", lambda *a: calls.append(a))
     monkeypatch.setattr(service.logs, "configure_logging", lambda *a: calls.append(a))
     monkeypatch.setenv("SPOT_SSO_CONFIG", config)
@@ -649,7 +651,8 @@ def test_the_worker_factories_use_the_setting(monkeypatch: pytest.MonkeyPatch, c
     service.app.app_from_environment()
     monkeypatch.delenv("SPOT_SSO_CONFIG")
     demo_app_from_environment()
-    assert calls == [("warning", "text"), ("warning", "text")]
+    demo_names = ["Authorization", "demo_session"]  # the demo host's credential names
+    assert calls == [("warning", "text", []), ("warning", "text", demo_names)]
 
 
 # --- a real process in text format -----------------------------------------------------
@@ -678,3 +681,80 @@ def test_serve_logs_text_lines_when_asked(tmp_path: Path, config: str) -> None:
     assert re.search(r"Z info  spot_sso\.access  POST /tokens 200  request_id=\w+ ", logs)
     assert re.search(r"Z info  spot_sso\.audit  token issued  event=token_issued spot=main", logs)
     assert re.search(r"Z info  uvicorn\.error  Application startup complete", logs)
+
+
+# --- URLs and the configuration's own credential names ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("https://svc:pw@host/me?api_key=k1", "https://svc:****@host/me?api_key=****"),
+        ("redis://:hunter2@redis:6379/0", "redis://:****@redis:6379/0"),
+        ("https://tok3n@host/x", "https://****@host/x"),
+        ("https://host/me?a=1&b=&c", "https://host/me?a=****&b=****&****"),
+        ("https://host/login?next={return_to}", "https://host/login?next=****"),
+        ("https://h/p?x=1#frag", "https://h/p?x=****#frag"),
+        ("https://host/plain", "https://host/plain"),
+        ("http://[::1]:80/a?x=1", "http://[::1]:80/a?x=****"),
+        ("http://[bad/x?y=1", "http://[bad/x?y=1"),  # not a URL: left as it is
+    ],
+)
+def test_mask_url(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+    assert mask_url(masked) == masked
+
+
+def test_urls_inside_any_text_are_masked(logs: Capture) -> None:
+    logs.logger.warning(
+        "calling https://svc:%s@host.example/me?api_key=%s failed",
+        SECRET,
+        SECRET,
+        extra={"target": f"redis://:{SECRET}@redis:6379/0", "plain": "see https://host/docs"},
+    )
+    line = logs.last()
+    assert SECRET not in logs.text
+    assert line["message"] == "calling https://svc:****@host.example/me?api_key=**** failed"
+    assert line["target"] == "redis://:****@redis:6379/0"
+    assert line["plain"] == "see https://host/docs"
+
+
+def test_the_configured_credential_names_are_masked_everywhere() -> None:
+    stream = io.StringIO()
+    handler = make_handler("json", stream, secret_names=["X-Host-Token", "x-session", "sid"])
+    logger = logging.getLogger("tests.logs.named")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        logger.warning(
+            "host said no: X-Host-Token: %s; headers {'x-session': '%s'}; cookie sid=%s; x=1",
+            SECRET,
+            SECRET,
+            SECRET,
+            extra={"x-session": SECRET, "details": {"SID": SECRET, "other": "kept"}},
+        )
+        logger.warning("sidecar=kept and insider: kept")
+    finally:
+        logger.handlers[:] = []
+        logger.propagate = True
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert SECRET not in stream.getvalue()
+    assert first["x-session"] == REDACTED and first["details"] == {"SID": REDACTED, "other": "kept"}
+    assert "X-Host-Token: [redacted]" in first["message"] and "sid=[redacted]" in first["message"]
+    assert second["message"] == "sidecar=kept and insider: kept"
+
+
+def test_settings_name_their_credential_headers_and_cookies() -> None:
+    data = settings_data(
+        identity={
+            "adapter": "http",
+            "http": {
+                "session_url": "https://h/me",
+                "forward_cookies": ["sid"],
+                "forward_headers": ["X-Session"],
+                "auth_header": "X-Host-Token",
+            },
+        }
+    )
+    names = Settings.model_validate(data).credential_names()
+    assert names == ["X-Host-Token", "x-session", "sid"]

@@ -147,10 +147,7 @@ async def test_redis_stopped_mid_test_keeps_tokens_coming(
     url, process = own_redis
     app = app_on(url, limits={"tokens_per_client": "100/minute"})
     assert (await post_token(app)).status_code == 200
-    assert (await get(app, "/readyz")).json()["checks"]["shared_state"] == {
-        "ok": True,
-        "backend": "redis",
-    }
+    assert (await get(app, "/readyz")).json()["checks"]["shared_state"] == {"ok": True}
 
     process.terminate()
     process.wait(timeout=10)
@@ -159,8 +156,7 @@ async def test_redis_stopped_mid_test_keeps_tokens_coming(
         assert (await post_token(app)).status_code == 200  # limits fail open
     ready = await get(app, "/readyz")
     assert ready.status_code == 200  # degraded, not unready
-    shared = ready.json()["checks"]["shared_state"]
-    assert shared["ok"] is False and shared["fail_open"] is True and shared["backend"] == "redis"
+    assert ready.json()["checks"]["shared_state"] == {"ok": False}
     assert (await get(app, "/healthz")).status_code == 200
     text = (await get(app, "/metrics")).text
     assert metric(text, "spot_sso_redis_errors_total", component="ratelimit") >= 3
@@ -172,7 +168,9 @@ async def test_unreachable_redis_url_from_the_start() -> None:
     for _ in range(2):
         assert (await post_token(app)).status_code == 200
     shared = (await get(app, "/readyz")).json()["checks"]["shared_state"]
-    assert shared["ok"] is False and "connect" in shared["error"].lower()
+    assert shared == {"ok": False}
+    problems = await app.state.runtime.readiness()
+    assert "connect" in str(problems["shared_state"]).lower()
     text = (await get(app, "/metrics")).text
     assert metric(text, "spot_sso_redis_errors_total", component="ratelimit") >= 2
 

@@ -9,6 +9,7 @@ never a redirect.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Final
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
 from service.api import operation_id
-from service.api.deps import client_ip_of, runtime_of
+from service.api.deps import client_ip_of, request_id_of, runtime_of
 from service.config import SpotConfig
 from service.errors import (
     InvalidRedirect,
@@ -27,6 +28,7 @@ from service.errors import (
     SpotRequired,
 )
 from service.identity.base import SessionContext
+from service.identity.forwarding import refused_entry
 from service.mapping import settle
 from service.redirects import (
     RedirectRefused,
@@ -38,6 +40,7 @@ from service.redirects import (
 from service.runtime import Runtime
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
+log = logging.getLogger("spot_sso.authorize")
 
 AFTER_LOGIN: Final = "afterLogin"
 _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
@@ -109,11 +112,14 @@ async def _authorize(
     await runtime.limiter.hit("authorize", f"{ip}|{alias}", rule)
     destination = _destination(config, redirect_url)
     referrer = _referrer(config, referrer_url)
-    profile = await runtime.resolve_session(_session(request, runtime, ip))
+    session = _session(request, runtime, ip)
+    profile = await runtime.resolve_session(session) if session is not None else None
     if profile is None:
         return _login_bounce(request, runtime), "login_bounce"
     member, made = settle(profile, None, config, alias)
-    issued = runtime.issue(alias, member, flow="authorize", made=made)
+    issued = runtime.issue(
+        alias, member, flow="authorize", made=made, request_id=request_id_of(request), client_ip=ip
+    )
     location = with_token(destination, issued.token, referrer)
     return RedirectResponse(location, status_code=302), "redirected"
 
@@ -165,16 +171,34 @@ def _referrer(config: SpotConfig, referrer_url: str | None) -> str | None:
         raise InvalidRedirect(f"{exc}.") from None
 
 
-def _session(request: Request, runtime: Runtime, ip: str | None) -> SessionContext:
-    """Only the cookies and headers the adapter asked for; nothing else leaves the request."""
+def _session(request: Request, runtime: Runtime, ip: str | None) -> SessionContext | None:
+    """Only the cookies and headers the adapter asked for; nothing else leaves the request.
+
+    None (no session) when one of them holds more than plain characters: such a value
+    could rewrite the adapter's request to the host, so it is counted, logged by name
+    only, and never forwarded.
+    """
     cookies = runtime.adapter.forwarded_cookies()
     headers = runtime.adapter.forwarded_headers()
-    return SessionContext(
+    session = SessionContext(
         cookies={name: value for name, value in request.cookies.items() if name in cookies},
         headers={name: request.headers[name] for name in headers if name in request.headers},
         client_ip=ip,
         peer_ip=request.client.host if request.client else None,
     )
+    refused = refused_entry(session)
+    if refused is None:
+        return session
+    kind, name = refused
+    runtime.metrics.forwarded_values_refused.labels(kind).inc()
+    log.warning(
+        "forwarded %s %r refused: it holds more than %s; treated as no session",
+        kind,
+        name,
+        "RFC 6265 cookie characters" if kind == "cookie" else "visible ASCII and spaces",
+        extra={"event": "forwarded_value_refused", "kind": kind, "forwarded": name},
+    )
+    return None
 
 
 def _login_bounce(request: Request, runtime: Runtime) -> RedirectResponse:

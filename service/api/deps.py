@@ -47,6 +47,12 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def request_id_of(request: Request) -> str | None:
+    """The request's id (``X-Request-ID``), as ``RequestContext`` set it."""
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    return request_id
+
+
 def client_ip_of(request: Request) -> str | None:
     """The client's address: the socket peer, or X-Forwarded-For from trusted proxies."""
     peer = request.client.host if request.client else None

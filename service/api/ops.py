@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api import operation_id
 from service.api.deps import RuntimeDep
-from service.errors import ServiceError
 
 router = APIRouter(tags=["ops"], generate_unique_id_function=operation_id)
 
@@ -25,24 +22,19 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     name="readyz",
     summary="Readiness",
-    responses={503: {"description": "Not ready; `checks` says which part failed."}},
+    responses={503: {"description": "Not ready; `checks` says which part is not ok."}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """`200` when the service can issue tokens: Spots configured and identity source ready.
 
-    `checks.shared_state` reports Redis when one is configured; a Redis outage shows there
-    (`ok: false`, `fail_open: true`) but does not make the service unready.
+    Each check answers `ok` true or false, nothing more: what is wrong (a host, an
+    address, an error) goes to the log and to `spot-sso check-config`, never to an
+    anonymous caller. `shared_state` (Redis, when configured) is reported but never
+    makes the service unready: without it, limits fail open and the cache is skipped.
     """
-    checks: dict[str, Any] = {
-        "spots": {"ok": bool(runtime.settings.spots), "count": len(runtime.settings.spots)}
-    }
-    try:
-        checks["identity"] = {"ok": True, **await runtime.adapter.ready()}
-    except ServiceError as exc:
-        checks["identity"] = {"ok": False, "error": exc.detail}
-    ready = all(check["ok"] for check in checks.values())
-    # Reported, never blocking: without Redis, limits fail open and the cache is skipped.
-    checks["shared_state"] = await runtime.state.ready()
+    problems = await runtime.readiness()
+    checks = {name: {"ok": problem is None} for name, problem in problems.items()}
+    ready = checks["spots"]["ok"] and checks["identity"]["ok"]
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -11,7 +11,13 @@ from pydantic.alias_generators import to_camel
 
 from service.api import operation_id
 from service.api.body import json_body
-from service.api.deps import API_KEY_SECURITY, api_client, runtime_of
+from service.api.deps import (
+    API_KEY_SECURITY,
+    api_client,
+    client_ip_of,
+    request_id_of,
+    runtime_of,
+)
 from service.claims import Key, Member, PropertyValue
 from service.config import TTL_CEILING
 from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
@@ -164,6 +170,8 @@ async def issue_token(request: Request) -> Response:
         made=made,
         ttl_seconds=body.ttl_seconds,
         client=client.name,
+        request_id=request_id_of(request),
+        client_ip=client_ip_of(request),
     )
     reply = TokenResponse(
         token=issued.token,

@@ -132,5 +132,5 @@ def demo_app_from_environment() -> FastAPI:
     from service.logs import configure_logging
 
     settings = load_settings(base=demo_base(int(os.environ.get(DEMO_PORT_ENV, DEFAULT_PORT))))
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.credential_names())
     return create_demo_app(settings)

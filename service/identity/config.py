@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from service.identity.base import UserProfile
+from service.identity.forwarding import TOKEN
 from service.settings_fields import (
     NetworkList,
     Section,
@@ -67,6 +68,12 @@ class HttpAdapterConfig(Section):
     attributes: dict[str, str] = Field(default_factory=dict)
     connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    total_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="The whole host call, connection, retry and body included.",
+    )
     retry_on_connect_error: bool = True
     max_response_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
     user_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
@@ -78,6 +85,14 @@ class HttpAdapterConfig(Section):
         if value is not None and not re.match(r"https?://[^/?#\s]+", value):
             raise ValueError("must be an absolute http(s) URL")
         return value
+
+    @field_validator("forward_cookies", "forward_headers")
+    @classmethod
+    def _tokens(cls, values: list[str]) -> list[str]:
+        bad = [name for name in values if not TOKEN.fullmatch(name)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a cookie or header name (RFC 9110 token)")
+        return values
 
     @field_validator("forward_headers")
     @classmethod

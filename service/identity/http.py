@@ -2,17 +2,22 @@
 
 - session: ``GET session_url`` with only the configured cookies and headers of the
   browser's request; 200 is the user, 401/403/404 mean "not logged in";
-- lookup: ``GET user_url`` with ``{user_id}`` URL-encoded into it and the service
-  credential; 404 means "no such user";
+  a cookie or header holding more than plain characters is never sent (not logged in),
+  and the call goes over a connection of its own, never one that served another call;
+- lookup: ``GET user_url`` with ``{user_id}`` percent-encoded into it and the service
+  credential; 404 means "no such user"; a profile whose id is not the id asked for is
+  refused, and the connection it came over closed;
 - ``login_url`` with ``{return_to}``, for browsers that are not logged in.
 
-Every failure is an ``IdentityUnavailable`` (503: down, timeout) or
-``IdentityBadResponse`` (502: error status, oversized or invalid body) naming the host
-and the reason, never the credential or the cookies.
+Every call, a retry included, ends within ``total_timeout_seconds``. Every failure is an
+``IdentityUnavailable`` (503: down, timeout) or ``IdentityBadResponse`` (502: error
+status, not HTTP, oversized or invalid body, another user's profile) naming the host and
+the reason, never the credential or the cookies.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -27,12 +32,15 @@ from service.dotted import MISSING, dig
 from service.errors import (
     FieldError,
     IdentityBadResponse,
+    IdentityMismatch,
     IdentityUnavailable,
     ProfileUnusable,
     field_errors,
 )
+from service.host_client import FRESH_CONNECTION
 from service.identity.base import AdapterBase, SessionContext, UserProfile
 from service.identity.config import HttpAdapterConfig
+from service.identity.forwarding import refused_entry
 from service.state import Cache, MemoryCache
 
 NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
@@ -57,8 +65,6 @@ class HttpAdapter(AdapterBase):
         self._sessions = caches("sessions", config.session_cache_ttl_seconds)
         self._cookies = frozenset(config.forward_cookies)
         self._headers = frozenset(config.forward_headers)
-        # Parsed once: httpx parses a URL given as a string on every request.
-        self._session_url = _parsed(config.session_url)
 
     async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
         if self._config.session_url is None:
@@ -67,6 +73,8 @@ class HttpAdapter(AdapterBase):
         headers = {n: v for n, v in ctx.headers.items() if n in self._headers}
         if not cookies and not headers:
             return None
+        if refused_entry(SessionContext(cookies=cookies, headers=headers)) is not None:
+            return None  # the caller counts and logs it; here it is only never sent
         key = _session_key(cookies, headers)
         cached = await self._sessions.get(key)
         if cached is not None:
@@ -74,11 +82,11 @@ class HttpAdapter(AdapterBase):
         if cookies:
             headers["cookie"] = "; ".join(f"{n}={v}" for n, v in sorted(cookies.items()))
         url = self._config.session_url
-        status, data = await self._get(url, headers, "session", self._session_url)
-        if status in NOT_LOGGED_IN:
-            return None
-        profile = self._profile(data, url)
-        await self._sessions.put(key, profile.model_dump_json())
+        # Who the browser is, over a connection that served nobody else: no answer the
+        # host sent earlier, asked for or not, can be read as this one.
+        profile = await self._get(url, headers, "session", fresh=True)
+        if profile is not None:
+            await self._sessions.put(key, profile.model_dump_json())
         return profile
 
     async def fetch_user(self, user_id: str) -> UserProfile | None:
@@ -90,12 +98,10 @@ class HttpAdapter(AdapterBase):
         cached = await self._users.get(user_id)
         if cached is not None:
             return UserProfile.model_validate_json(cached)
-        url = self._config.user_url.replace("{user_id}", _path_segment(user_id))
-        status, data = await self._get(url, self._credential(), "user lookup")
-        if status == 404:
-            return None
-        profile = self._profile(data, url)
-        await self._users.put(user_id, profile.model_dump_json())
+        url = self._config.user_url.replace("{user_id}", path_segment(user_id))
+        profile = await self._get(url, self._credential(), "user lookup", expect_id=user_id)
+        if profile is not None:
+            await self._users.put(user_id, profile.model_dump_json())
         return profile
 
     def login_redirect(self, return_to: str) -> str | None:
@@ -109,10 +115,6 @@ class HttpAdapter(AdapterBase):
     def forwarded_headers(self) -> frozenset[str]:
         return self._headers
 
-    async def ready(self) -> dict[str, Any]:
-        url = self._config.session_url or self._config.user_url or ""
-        return {"host": _host(url)}
-
     def _credential(self) -> dict[str, str]:
         token = self._config.token
         if token is None:
@@ -122,51 +124,84 @@ class HttpAdapter(AdapterBase):
         return {self._config.auth_header.lower(): value}
 
     async def _get(
-        self, url: str, headers: dict[str, str], what: str, parsed: httpx.URL | None = None
-    ) -> tuple[int, Any]:
+        self,
+        url: str,
+        headers: dict[str, str],
+        what: str,
+        *,
+        expect_id: str | None = None,
+        fresh: bool = False,
+    ) -> UserProfile | None:
+        """The profile at ``url``, or None for "not logged in" / "no such user".
+
+        The whole call, a retry included, ends within ``total_timeout_seconds``, however
+        slowly the host sends its bytes.
+        """
         host = _host(url)
         headers = {"accept": "application/json", "user-agent": f"spot-sso/{__version__}", **headers}
         attempts = 2 if self._config.retry_on_connect_error else 1
-        for attempt in range(attempts):
-            try:
-                return await self._fetch(parsed or url, headers, host, what)
-            except httpx.ConnectError as exc:
-                if attempt + 1 == attempts:
-                    raise IdentityUnavailable(
-                        f"{host}: cannot connect for the {what} ({_reason(exc)})"
-                    ) from None
-            except httpx.TimeoutException as exc:
-                raise IdentityUnavailable(
-                    f"{host}: the {what} timed out ({_timeout_kind(exc)})"
-                ) from None
-            except httpx.HTTPError as exc:
-                raise IdentityUnavailable(f"{host}: the {what} failed ({_reason(exc)})") from None
+        deadline = self._config.total_timeout_seconds
+        try:
+            async with asyncio.timeout(deadline):
+                for attempt in range(attempts):
+                    try:
+                        return await self._fetch(url, headers, host, what, expect_id, fresh)
+                    except httpx.ConnectError as exc:
+                        if attempt + 1 == attempts:
+                            raise IdentityUnavailable(
+                                f"{host}: cannot connect for the {what} ({_reason(exc)})"
+                            ) from None
+        except TimeoutError:
+            raise IdentityUnavailable(
+                f"{host}: the {what} took longer than {deadline:g} s "
+                "(total_timeout_seconds); the host was cut off"
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise IdentityUnavailable(
+                f"{host}: the {what} timed out ({_timeout_kind(exc)})"
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.DecodingError) as exc:
+            raise IdentityBadResponse(
+                f"{host}: the {what} answer is not valid HTTP ({_reason(exc)})"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise IdentityUnavailable(f"{host}: the {what} failed ({_reason(exc)})") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _fetch(
-        self, url: str | httpx.URL, headers: dict[str, str], host: str, what: str
-    ) -> tuple[int, Any]:
-        # A request built here carries no cookie of the shared client, and nothing
-        # follows a redirect: the credential goes to the configured URL only.
-        wire = [(name.encode("ascii"), _header_bytes(value)) for name, value in headers.items()]
-        request = httpx.Request(
-            "GET", url, headers=wire, extensions={"timeout": self._timeout.as_dict()}
+        self,
+        url: str,
+        headers: dict[str, str],
+        host: str,
+        what: str,
+        expect_id: str | None,
+        fresh: bool,
+    ) -> UserProfile | None:
+        extensions = {FRESH_CONNECTION: True} if fresh else {}
+        request = self._http.build_request(
+            "GET", url, headers=headers, timeout=self._timeout, extensions=extensions
         )
         reply = await self._http.send(request, stream=True, follow_redirects=False)
         try:
             if reply.status_code in NOT_LOGGED_IN and what == "session":
-                return reply.status_code, None
+                return None
             if reply.status_code == 404:
-                return 404, None
+                return None
             if reply.status_code != 200:
                 raise IdentityBadResponse(f"{host}: the {what} answered HTTP {reply.status_code}")
             body = await self._read_capped(reply, host, what)
+            profile = self._profile(_json(body, host, what), host)
+            if expect_id is not None and profile.id != expect_id:
+                # Not this request's answer: the connection is out of step with the host,
+                # so it is closed here and never serves another request.
+                await _discard_connection(reply)
+                raise IdentityMismatch(
+                    f"{host}: the {what} for one user answered with the profile of another; "
+                    "the answer was refused and its connection closed"
+                )
+            return profile
         finally:
             await reply.aclose()
-        try:
-            return 200, json.loads(body)
-        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd nesting
-            raise IdentityBadResponse(f"{host}: the {what} answered invalid JSON") from None
 
     async def _read_capped(self, reply: httpx.Response, host: str, what: str) -> bytes:
         limit = self._config.max_response_bytes
@@ -182,11 +217,11 @@ class HttpAdapter(AdapterBase):
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _profile(self, data: Any, url: str) -> UserProfile:
+    def _profile(self, data: Any, host: str) -> UserProfile:
         """The ``UserProfile`` in the host's JSON, found by the configured dotted paths."""
         root = dig(data, self._config.profile_path) if self._config.profile_path else data
         if not isinstance(root, Mapping):
-            raise IdentityBadResponse(f"{_host(url)}: the answer holds no profile object")
+            raise IdentityBadResponse(f"{host}: the answer holds no profile object")
         paths = self._config.fields.model_dump()
         values = {name: dig(root, path) for name, path in paths.items()}
         fields = {
@@ -238,26 +273,25 @@ def _session_key(cookies: Mapping[str, str], headers: Mapping[str, str]) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _parsed(url: str | None) -> httpx.URL | None:
-    """``url`` parsed by httpx, or None (then each request parses it, and says why not)."""
+def _json(body: bytes, host: str, what: str) -> Any:
     try:
-        return httpx.URL(url) if url else None
-    except httpx.InvalidURL:
-        return None
+        return json.loads(body)
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd nesting
+        raise IdentityBadResponse(f"{host}: the {what} answered invalid JSON") from None
 
 
-def _header_bytes(value: str) -> bytes:
-    """A forwarded value as the browser sent it: the server decoded its bytes as latin-1."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:  # not from the wire (a host's own adapter): UTF-8 it is
-        return value.encode("utf-8")
+async def _discard_connection(reply: httpx.Response) -> None:
+    """Close the connection ``reply`` came over; the pool drops it instead of reusing it."""
+    stream = reply.extensions.get("network_stream")
+    if stream is not None:
+        await stream.aclose()
 
 
-def _path_segment(value: str) -> str:
-    """``value`` as one path segment: everything encoded, and '.'/'..' too (RFC 3986 5.2.4)."""
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
+def path_segment(value: str) -> str:
+    """``value`` as one path segment: everything but ASCII letters, digits, '-' and '_'
+    percent-encoded, '.' and '~' included, so that no host, whatever it decodes, reads
+    another path than this one segment (no '/', no dot segment, no encoded one)."""
+    return quote(value, safe="").replace(".", "%2E").replace("~", "%7E")
 
 
 def _host(url: str) -> str:

@@ -110,6 +110,66 @@ async def test_host_faults(
     assert_page(page, code, words)
     assert health.status_code == 200
     assert "host-service-token" not in api.text + page.text
+    assert "host.test" not in page.text  # a browser learns nothing of the host's name
+
+
+async def test_the_page_names_no_host_the_log_line_with_its_reference_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = closed_port()
+    app = create_app(make_settings(identity=http_identity(f"http://127.0.0.1:{port}")))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", cookies={"sid": "s1"}
+        ) as http,
+    ):
+        page = await http.get("/authorize", params={"redirectUrl": CALLBACK})
+    assert_page(page, 503, "did not answer")
+    assert "could not be reached" in page.text
+    assert "127.0.0.1" not in page.text and str(port) not in page.text
+    reference = page.headers["x-request-id"]
+    assert reference in page.text
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "spot_sso.errors" and getattr(r, "request_id", None) == reference
+    ]
+    assert lines and f"127.0.0.1:{port}: cannot connect for the session" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [r'sid="s1\015\012X-Admin: 1"', r'sid="s1\073 admin=1"', 'sid="s 1"', r'sid="caf\351"'],
+)
+async def test_a_cookie_that_could_rewrite_the_host_call_is_no_session(
+    cookie: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=USER)
+
+    host = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    identity = http_identity(HOST, login_url="https://login.example/?next={return_to}")
+    app = create_app(make_settings(identity=identity), http=host)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        response = await http.get(
+            "/authorize", params={"redirectUrl": CALLBACK}, headers={"Cookie": cookie}
+        )
+        metrics = (await http.get("/metrics")).text
+    assert response.status_code == 302
+    assert response.headers["location"].startswith("https://login.example/")
+    assert seen == []
+    assert 'spot_sso_forwarded_values_refused_total{kind="cookie"} 1.0' in metrics
+    assert 'spot_sso_authorize_outcomes_total{outcome="login_bounce"} 1.0' in metrics
+    [warning] = [r for r in caplog.records if getattr(r, "event", "") == "forwarded_value_refused"]
+    assert warning.getMessage().startswith("forwarded cookie 'sid' refused")
+    assert "s1" not in warning.getMessage() and "admin" not in warning.getMessage()
 
 
 async def test_a_healthy_host_gives_tokens_both_ways() -> None:

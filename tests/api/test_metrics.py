@@ -261,3 +261,26 @@ def assert_clean_labels(families: dict[str, list[Sample]]) -> None:
         assert "eyJ" not in value and "token=" not in value, value
         assert "://" not in value and "?" not in value and "@" not in value, value
         assert len(value) <= 40, value
+
+
+async def test_access_and_audit_lines_carry_the_request_id_and_the_client_ip(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Behind a trusted proxy, both lines name the client from X-Forwarded-For; the
+    access line keeps the socket peer as peer_ip."""
+    app = create_app(make_settings(trusted_proxies=["10.0.0.0/8"]))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            headers = {**bearer(BILLING_KEY), "X-Forwarded-For": "203.0.113.9, 10.9.9.9"}
+            headers["X-Request-ID"] = "req-audit-1"
+            response = await http.post("/tokens", json={"userId": "u-1"}, headers=headers)
+    assert response.status_code == 200
+    [audit] = [r for r in caplog.records if r.name == "spot_sso.audit"]
+    [access] = [r for r in caplog.records if r.name == "spot_sso.access"]
+    assert (audit.request_id, audit.client_ip) == ("req-audit-1", "203.0.113.9")  # type: ignore[attr-defined]
+    assert (access.request_id, access.client_ip, access.peer_ip) == (  # type: ignore[attr-defined]
+        "req-audit-1",
+        "203.0.113.9",
+        "10.1.2.3",
+    )

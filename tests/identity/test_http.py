@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,10 +17,12 @@ from service import __version__
 from service.config import describe
 from service.errors import (
     IdentityBadResponse,
+    IdentityMismatch,
     IdentityUnavailable,
     ProfileUnusable,
     ServiceError,
 )
+from service.host_client import FRESH_CONNECTION, host_client
 from service.identity.base import IdentityAdapter, SessionContext, UserProfile
 from service.identity.config import HttpAdapterConfig, IdentityConfig
 from service.identity.factory import build_adapter
@@ -98,9 +101,10 @@ def assert_safe(exc: ServiceError) -> None:
 
 @asynccontextmanager
 async def serve(host: HostPlatform) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's own host client, over an ASGI transport to ``host``."""
     transport = httpx.ASGITransport(app=host.app)
-    async with httpx.AsyncClient(transport=transport, base_url=HOST) as client:
-        yield client
+    async with host_client(timeout=httpx.Timeout(5), max_connections=4, transport=transport) as c:
+        yield c
 
 
 @pytest.fixture
@@ -274,12 +278,40 @@ async def test_session_not_logged_in_statuses(status: int) -> None:
     assert faulty.calls == 1
 
 
+# Values that could rewrite the call to the host: never sent, whatever the name.
+UNSAFE_VALUES = {
+    "cookie-crlf": "abc\r\nGET /api/me HTTP/1.1",
+    "cookie-semicolon": "abc; is_admin=1",
+    "cookie-space": "a b",
+    "cookie-quote": 'a"b',
+    "cookie-comma": "a,b",
+    "cookie-backslash": "a\\b",
+    "cookie-nul": "a\x00b",
+    "cookie-latin-1": "caf\u00e9",
+    "cookie-u2028": "\u2028",
+    "header-crlf": "Bearer a\r\nX: y",
+    "header-control": "Bearer \x01",
+    "header-latin-1": "Bearer caf\u00e9",
+    "header-tab": "\t",
+}
+UNSAFE_SESSIONS = [
+    pytest.param(
+        SessionContext(cookies={"host_session": value})
+        if case.startswith("cookie")
+        else SessionContext(headers={"authorization": value}),
+        id=case,
+    )
+    for case, value in UNSAFE_VALUES.items()
+]
+
+
 @pytest.mark.parametrize(
     "ctx",
     [
         pytest.param(SessionContext(), id="nothing"),
         pytest.param(SessionContext(cookies={"tracking": "t", "other": "o"}), id="other-cookies"),
         pytest.param(SessionContext(headers={"x-other": "o", "cookie": "a=b"}), id="other-headers"),
+        *UNSAFE_SESSIONS,
     ],
 )
 async def test_session_without_forwarded_credentials_makes_no_call(ctx: SessionContext) -> None:
@@ -477,7 +509,8 @@ async def test_field_mapping(
 ) -> None:
     faulty = Faulty(reply(200, body))
     async with faulty.client() as client:
-        user = await HttpAdapter(plain_config(**overrides), client).fetch_user("7")
+        adapter = HttpAdapter(plain_config(**overrides), client)
+        user = await adapter.fetch_user(expected.get("id", "7"))
     assert user is not None
     assert {name: getattr(user, name) for name in expected} == expected
 
@@ -545,8 +578,8 @@ FAULTS = [
     ),
     pytest.param(
         fail(httpx.RemoteProtocolError, "peer closed connection"),
-        IdentityUnavailable,
-        "failed (peer closed connection)",
+        IdentityBadResponse,
+        "answer is not valid HTTP (peer closed connection)",
         1,
         id="protocol-error",
     ),
@@ -718,7 +751,7 @@ async def test_user_cache(
     second = await adapter.fetch_user("42")
     assert first == second == ADA_PROFILE
     assert len(host.received) == calls
-    assert await adapter.ready() == {"host": "host.test"}
+    assert await adapter.ready() == {}  # readiness names no host
 
 
 async def test_user_cache_is_per_user_and_skips_unknown_users(
@@ -861,3 +894,112 @@ def test_http_adapter_needs_its_table() -> None:
     with pytest.raises(ValidationError) as caught:
         IdentityConfig(adapter="http")
     assert "needs an [identity.http] table" in str(caught.value)
+
+
+# --- defence in depth: what goes to the host, what comes back ---------------------------
+
+
+async def test_plain_cookie_and_header_values_are_sent_as_they_are() -> None:
+    faulty = Faulty(reply())
+    cookie = "!#$%&'()*+-./09:<=>?@AZ[]^_`az{|}~"
+    async with faulty.client() as client:
+        adapter = HttpAdapter(plain_config(), client)
+        session = SessionContext(
+            cookies={"host_session": cookie}, headers={"authorization": 'Bearer a b"c;d'}
+        )
+        assert await adapter.resolve_session(session) is not None
+    sent = faulty.requests[0]
+    assert sent.headers["cookie"] == f"host_session={cookie}"
+    assert sent.headers["authorization"] == 'Bearer a b"c;d'
+
+
+async def test_session_calls_ask_for_a_fresh_connection_lookups_do_not() -> None:
+    faulty = Faulty(reply())
+    async with faulty.client() as client:
+        adapter = HttpAdapter(plain_config(), client)
+        await adapter.resolve_session(ADA_SESSION)
+        await adapter.fetch_user("7")
+    assert [r.extensions.get(FRESH_CONNECTION) for r in faulty.requests] == [True, None]
+
+
+async def test_a_lookup_answered_with_another_users_profile_is_refused_and_not_cached() -> None:
+    faulty = Faulty(reply(200, {**PLAIN, "id": "8"}), reply(200, PLAIN))
+    async with faulty.client() as client:
+        adapter = HttpAdapter(plain_config(user_cache_ttl_seconds=60), client)
+        with pytest.raises(IdentityMismatch) as caught:
+            await adapter.fetch_user("7")
+        assert (await adapter.fetch_user("7")).id == "7"  # asked again: nothing was cached
+        assert (await adapter.fetch_user("7")).id == "7"  # then cached
+    assert faulty.calls == 2
+    assert caught.value.status == 502 and caught.value.slug == "identity-bad-response"
+    assert "profile of another" in caught.value.detail
+    assert_safe(caught.value)
+
+
+@pytest.mark.parametrize("asked", ["U-1", "u-1 ", "01", "u-1\u200b"])
+async def test_the_id_must_match_exactly(asked: str) -> None:
+    faulty = Faulty(reply(200, {**PLAIN, "id": "u-1" if asked != "01" else 1}))
+    async with faulty.client() as client:
+        adapter = HttpAdapter(plain_config(), client)
+        with pytest.raises(IdentityMismatch):
+            await adapter.fetch_user(asked)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "segment"),
+    [
+        ("u-1_a", "u-1_a"),
+        ("a.b", "a%2Eb"),
+        ("..", "%2E%2E"),
+        ("../admin", "%2E%2E%2Fadmin"),
+        ("a/b", "a%2Fb"),
+        ("a%2Fb", "a%252Fb"),
+        ("a~b", "a%7Eb"),
+        ("ada@example.com", "ada%40example%2Ecom"),
+        ("a?b#c", "a%3Fb%23c"),
+        ("a b+c", "a%20b%2Bc"),
+        ("é", "%C3%A9"),
+        ("a;b=c", "a%3Bb%3Dc"),
+        ("a\\b", "a%5Cb"),
+    ],
+)
+async def test_user_ids_are_one_conservatively_encoded_path_segment(
+    user_id: str, segment: str
+) -> None:
+    faulty = Faulty(lambda request: reply(200, {**PLAIN, "id": user_id})(request))
+    async with faulty.client() as client:
+        await HttpAdapter(plain_config(), client).fetch_user(user_id)
+    assert faulty.requests[0].url.raw_path.decode() == f"/api/users/{segment}"
+
+
+async def test_a_host_that_dribbles_is_cut_off_at_the_total_deadline() -> None:
+    async def dribble() -> AsyncIterator[bytes]:
+        for byte in json.dumps(PLAIN).encode():
+            await asyncio.sleep(0.05)
+            yield bytes([byte])
+
+    faulty = Faulty(lambda request: httpx.Response(200, content=dribble()))
+    async with faulty.client() as client:
+        adapter = HttpAdapter(plain_config(total_timeout_seconds=0.3), client)
+        with pytest.raises(IdentityUnavailable) as caught:
+            await adapter.fetch_user("7")
+    assert type(caught.value) is IdentityUnavailable
+    assert "took longer than 0.3 s (total_timeout_seconds)" in caught.value.detail
+
+
+async def test_the_deadline_covers_the_retry_too() -> None:
+    async def refuse_slowly(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.2)
+        raise httpx.ConnectError("refused", request=request)
+
+    calls: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return await refuse_slowly(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        adapter = HttpAdapter(plain_config(total_timeout_seconds=0.3), client)
+        with pytest.raises(IdentityUnavailable, match=r"took longer than 0\.3 s"):
+            await adapter.fetch_user("7")
+    assert len(calls) == 2  # the retry began, and the deadline ended it
