@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import posixpath
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import jwt
@@ -324,6 +325,38 @@ def test_two_answers_in_one_write_are_two_answers(served: Start) -> None:
     assert gone == [(404, "urn:spot-sso:problem:unknown-user")] * 2
     others = [status for asked, status, _ in results if asked != "u-gone"]
     assert set(others) <= {200, 502} and others.count(200) >= 2
+
+
+def test_a_host_that_decodes_the_path_never_answers_for_another_user(served: Start) -> None:
+    """The ID is one percent-encoded segment ('.' and '/' included); a host that decodes
+    and normalises the path anyway reaches another user, and that answer is refused."""
+
+    async def decoding(request: Received, peer: Peer) -> bool:
+        path = posixpath.normpath(unquote(request.path))
+        await peer.send(answer(json_body=profile(path.rsplit("/", 1)[-1])))
+        return True
+
+    asked = ["u-1", "x/../u-2", "../users/u-3", "..", "u-4/.", "a.b~c"]
+    with RawHost(decoding) as host:
+        results = lookups(served(host), asked, concurrency=1)
+        paths = [request.path for request in host.requests]
+    assert mixed_up(results) == []
+    assert [(user, status) for user, status, _ in results] == [
+        ("u-1", 200),
+        ("x/../u-2", 502),
+        ("../users/u-3", 502),
+        ("..", 502),
+        ("u-4/.", 502),
+        ("a.b~c", 200),
+    ]
+    assert paths == [
+        "/api/users/u-1",
+        "/api/users/x%2F%2E%2E%2Fu-2",
+        "/api/users/%2E%2E%2Fusers%2Fu-3",
+        "/api/users/%2E%2E",
+        "/api/users/u-4%2F%2E",
+        "/api/users/a%2Eb%7Ec",
+    ]
 
 
 # --- a host that never stops, or switches protocols --------------------------------------
