@@ -58,7 +58,7 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/spot-sso \
  && /opt/spot-sso/bin/python -m pip install --no-index --find-links=/wheels spot-sso \
  && /opt/spot-sso/bin/python -m pip uninstall --yes pip setuptools \
- && /opt/spot-sso/bin/python -c "import service.app" \
+ && /opt/spot-sso/bin/python -c "import service.web.app" \
  && /opt/spot-sso/bin/spot-sso --version \
  && groupadd --gid 10001 spot-sso \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --no-log-init \

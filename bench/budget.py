@@ -43,7 +43,7 @@ if __package__ in (None, ""):
 
 from bench.fixtures import Secrets, spot_sso_config, user_body
 
-# What ``service.logs.lean_records`` changes in the logging module, restored afterwards.
+# What ``service.observability.logs.lean_records`` changes in the logging module, restored afterwards.
 _RECORD_FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
 RATIOS = ((0.70, "the issue's target for POST /tokens"), (0.47, "a straightforward service"))
 
@@ -79,13 +79,13 @@ def _fake_sign(_issuer: Any, _claims: Any) -> str:
 
 @contextmanager
 def _no_email_check(_app: Any) -> Iterator[None]:
-    with mock.patch("service.claims.validate_email", _accept_email):
+    with mock.patch("service.contract.claims.validate_email", _accept_email):
         yield
 
 
 @contextmanager
 def _no_signing(_app: Any) -> Iterator[None]:
-    from service.tokens import TokenIssuer
+    from service.contract.signing import TokenIssuer
 
     with mock.patch.object(TokenIssuer, "sign", _fake_sign):
         yield
@@ -129,9 +129,9 @@ PARTS: list[tuple[str, Patch]] = [
 def _apps(log_stream: Any) -> tuple[Any, Any, list[tuple[bytes, bytes]], bytes]:
     """The bare app, spot-sso (production-like), the request headers and body."""
     from bench.baseline import app as bare
-    from service.app import create_app
-    from service.config import Settings
-    from service.logs import lean_records, make_handler
+    from service.observability.logs import lean_records, make_handler
+    from service.settings.model import Settings
+    from service.web.app import create_app
 
     sec = Secrets()
     config = spot_sso_config(sec, public_url="http://127.0.0.1:8000", adapter="static")

@@ -92,7 +92,7 @@ def spot_sso_config(
     user_cache_ttl: float = 30.0,
 ) -> dict[str, Any]:
     """A production-like configuration: info logs (JSON), limits on but far above the load."""
-    from service.security import key_digest
+    from service.runtime.clients import key_digest
 
     config: dict[str, Any] = {
         "public_url": public_url,

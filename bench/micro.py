@@ -69,15 +69,14 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
     from jose import jwk, jws
     from pydantic import SecretStr
 
-    from service.api.tokens import TokenRequest, TokenResponse
-    from service.claims import Member, SpotClaims
-    from service.config import Settings
+    from service.contract.claims import Member, SpotClaims
+    from service.contract.membership import settle
+    from service.contract.signing import TokenIssuer, now
     from service.identity.base import UserProfile
-    from service.logs import lean_records, make_handler
-    from service.mapping import settle
-    from service.observability import audit_log
-    from service.runtime import Runtime
-    from service.tokens import TokenIssuer, now
+    from service.observability.logs import lean_records, make_handler
+    from service.runtime.runtime import Runtime, audit_log
+    from service.settings.model import Settings
+    from service.web.routes.tokens import TokenRequest, TokenResponse
 
     sec = Secrets()
     # The production log handler (JSON, redacting), writing to /dev/null, at info, with

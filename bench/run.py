@@ -108,14 +108,14 @@ SERVER_SPECS = {
         ServerSpec(
             "static",
             "spot-sso, static adapter",
-            "service.app:app_from_environment",
+            "service.web.app:app_from_environment",
             factory=True,
             adapter="static",
         ),
         ServerSpec(
             "http-warm",
             "spot-sso, HTTP adapter, user cache 3600 s",
-            "service.app:app_from_environment",
+            "service.web.app:app_from_environment",
             factory=True,
             adapter="http",
             user_cache_ttl=3600.0,
@@ -124,7 +124,7 @@ SERVER_SPECS = {
         ServerSpec(
             "http-cold",
             "spot-sso, HTTP adapter, user cache off (ttl 0)",
-            "service.app:app_from_environment",
+            "service.web.app:app_from_environment",
             factory=True,
             adapter="http",
             user_cache_ttl=0.0,
@@ -784,7 +784,7 @@ def report(run: Run, command: str) -> str:
         "",
         "## How",
         "",
-        f"- Every server: `{uvicorn}` (`--factory service.app:app_from_environment` for spot-sso, "
+        f"- Every server: `{uvicorn}` (`--factory service.web.app:app_from_environment` for spot-sso, "
         "`bench.baseline:app` for the bare FastAPI app; SNAPSHOT is the copy of service/ and "
         "bench/ taken at the start). Servers run one after another; the host "
         "platform app (`bench/host_app.py`, raw ASGI, 1 worker) runs beside the HTTP-adapter "

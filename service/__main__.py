@@ -1,5 +1,5 @@
 """``python -m service``: the same as the ``spot-sso`` command."""
 
-from service.cli import main
+from service.cli.main import main
 
 raise SystemExit(main())

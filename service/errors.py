@@ -1,4 +1,4 @@
-"""The service's errors: one tree, turned into HTTP in one place (``service.problems``).
+"""The service's errors: one tree, turned into HTTP in one place (``service.web.problems``).
 
 Hierarchy::
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.config import Settings, deep_merge
-from service.logs import JsonFormatter, Redactor
-from service.security import key_digest
+from service.observability.logs import JsonFormatter, Redactor
+from service.runtime.clients import key_digest
+from service.settings.model import Settings, deep_merge
+from service.web.app import create_app
 
 MAIN_ID = "129487c9-6acc-43d9-ab96-182ded763538"
 OTHER_ID = "5f0c6a34-2b7e-4d0a-9d51-0a8b7c6d5e4f"

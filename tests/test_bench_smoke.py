@@ -57,8 +57,8 @@ def test_budget_takes_each_part_out_and_puts_it_back() -> None:
 
     import email_validator
 
-    from service import claims
-    from service.tokens import TokenIssuer
+    from service.contract import claims
+    from service.contract.signing import TokenIssuer
 
     sign, root = TokenIssuer.sign, logging.getLogger()
     handlers, level = root.handlers[:], logging.getLogger("spot_sso").level

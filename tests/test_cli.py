@@ -13,8 +13,8 @@ from typing import ClassVar
 import jwt
 import pytest
 
-from service.cli import main
-from service.security import key_digest
+from service.cli.main import main
+from service.runtime.clients import key_digest
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY, OTHER_KEY
 
 CONFIG = f"""

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings, load_settings
 from service.errors import ConfigError
-from service.security import key_digest
-from service.settings_fields import is_placeholder
+from service.runtime.clients import key_digest
+from service.settings.fields import is_placeholder
+from service.settings.model import Settings, load_settings
 from tests.conftest import MAIN_ID, MAIN_KEY, make_settings, settings_data
 
 TOML = f"""

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from service.config import Settings, is_placeholder, load_settings
+from service.settings.model import Settings, is_placeholder, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "kubernetes"
@@ -246,7 +246,7 @@ def test_env_example_has_no_secret_values() -> None:
 def _env_var_names() -> set[str]:
     """The settings' variables a Compose deployment sets: every scalar and list setting of
     the top level, the limits, the "main" Spot and the "backend" client."""
-    from service.config import ClientConfig, LimitsConfig, SpotConfig, env_name
+    from service.settings.model import ClientConfig, LimitsConfig, SpotConfig, env_name
 
     names = {env_name(f) for f in Settings.model_fields if f not in ("spots", "clients")}
     names -= {env_name("identity"), env_name("limits")}

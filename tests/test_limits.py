@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.client_ip import client_ip, networks
+from service.networks import client_ip, networks
+from service.web.app import create_app
 from tests.conftest import BILLING_KEY, MAIN_ID, PORTAL_KEY, bearer, make_settings
 
 CALLBACK = f"https://go.meltingspot.io/spot/{MAIN_ID}/sso"
@@ -159,8 +159,8 @@ def test_client_ip(peer: str | None, header: str | None, expected: str | None) -
 
 @pytest.mark.parametrize("bad", ["lots/minute", "10 per fortnight", "", "0/minute"])
 def test_bad_limits_are_refused_at_start_up(bad: str) -> None:
-    from service.config import load_settings
     from service.errors import ConfigError
+    from service.settings.model import load_settings
     from tests.conftest import settings_data
 
     with pytest.raises(ConfigError, match=r"rate like 600/minute|at least one request"):

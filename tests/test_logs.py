@@ -15,10 +15,9 @@ import httpx
 import jwt
 import pytest
 
-from service.cli import main
-from service.config import Settings, load_settings
+from service.cli.main import main
 from service.errors import ConfigError
-from service.logs import (
+from service.observability.logs import (
     REDACTED,
     REDACTED_JWT,
     LogFormat,
@@ -30,7 +29,8 @@ from service.logs import (
     redact_text,
     redact_value,
 )
-from service.security import key_digest, new_api_key
+from service.runtime.clients import key_digest, new_api_key
+from service.settings.model import Settings, load_settings
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY, settings_data
 
 TOKEN = jwt.encode(
@@ -593,7 +593,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     calls: list[tuple[str, ...]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: calls.append(("run", app)))
     monkeypatch.setattr(
-        "service.logs.configure_logging",
+        "service.observability.logs.configure_logging",
         lambda level, fmt, names=(): calls.append(("logging", level, fmt)),
     )
     for name in ("SPOT_SSO_CONFIG", "SPOT_SSO_LOG_FORMAT", "SPOT_SSO_DEMO_PORT"):
@@ -638,17 +638,17 @@ def test_a_bad_log_format_option_is_a_usage_error(capsys: pytest.CaptureFixture[
 
 
 def test_the_worker_factories_use_the_setting(monkeypatch: pytest.MonkeyPatch, config: str) -> None:
-    import service.app
-    import service.logs
+    import service.observability.logs
+    import service.web.app
     from service.demo import demo_app_from_environment
 
     calls: list[tuple[str, str, list[str]]] = []
-    monkeypatch.setattr(service.app, "configure_logging", lambda *a: calls.append(a))
-    monkeypatch.setattr(service.logs, "configure_logging", lambda *a: calls.append(a))
+    monkeypatch.setattr(service.web.app, "configure_logging", lambda *a: calls.append(a))
+    monkeypatch.setattr(service.observability.logs, "configure_logging", lambda *a: calls.append(a))
     monkeypatch.setenv("SPOT_SSO_CONFIG", config)
     monkeypatch.setenv("SPOT_SSO_LOG_FORMAT", "text")
     monkeypatch.setenv("SPOT_SSO_LOG_LEVEL", "warning")
-    service.app.app_from_environment()
+    service.web.app.app_from_environment()
     monkeypatch.delenv("SPOT_SSO_CONFIG")
     demo_app_from_environment()
     demo_names = ["Authorization", "demo_session"]  # the demo host's credential names

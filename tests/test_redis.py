@@ -19,7 +19,7 @@ import redis
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import BILLING_KEY, bearer, make_settings
 
 SHARED = "redis://127.0.0.1:6379/15"

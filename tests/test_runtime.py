@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from service.errors import IdentityMismatch
-from service.host_client import FRESH_CONNECTION, host_client
-from service.identity.config import HttpAdapterConfig
+from service.identity.client import FRESH_CONNECTION, host_client
 from service.identity.http import HttpAdapter
-from service.runtime import HTTP_MAX_CONNECTIONS, Runtime
+from service.runtime.runtime import HTTP_MAX_CONNECTIONS, Runtime
+from service.settings.identity import HttpAdapterConfig
 from tests.conftest import make_settings
 from tests.raw_host import Peer, RawHost, Received, answer, profile
 

@@ -12,12 +12,12 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from service.config import Settings, load_settings
 from service.demo.host import MOUNT_PATH as HOST_PATH
 from service.demo.host import create_host_app, host_identity_config
 from service.demo.spot import MOUNT_PATH as SPOT_PATH
 from service.demo.spot import callback_url, create_spot_app
-from service.security import key_digest
+from service.runtime.clients import key_digest
+from service.settings.model import Settings, load_settings
 
 DEMO_MARKER: Final = "DEMO-ONLY"
 DEMO_SPOT_ID: Final = "7d1e5c4a-0d3b-4e8a-9c2f-5a6b7c8d9e01"
@@ -112,7 +112,7 @@ def demo_values_in(settings: Settings) -> list[str]:
 
 def create_demo_app(settings: Settings) -> FastAPI:
     """The service for ``settings`` with the demo host platform and mock Spot mounted."""
-    from service.app import create_app
+    from service.web.app import create_app
 
     app = create_app(settings)
     public_url = settings.public_url
@@ -129,7 +129,7 @@ def create_demo_app(settings: Settings) -> FastAPI:
 
 def demo_app_from_environment() -> FastAPI:
     """Uvicorn factory for ``spot-sso demo``: the demo base under any file and env."""
-    from service.logs import configure_logging
+    from service.observability.logs import configure_logging
 
     settings = load_settings(base=demo_base(int(os.environ.get(DEMO_PORT_ENV, DEFAULT_PORT))))
     configure_logging(settings.log_level, settings.log_format, settings.credential_names())

@@ -18,8 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import SecretStr
 
+from service.contract.signing import InvalidToken, TokenIssuer
 from service.demo.pages import demo_page
-from service.tokens import InvalidToken, TokenIssuer
 
 MOUNT_PATH: Final = "/demo/spot"
 CALLBACK_PATH: Final = "/sso/callback"

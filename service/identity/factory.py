@@ -10,8 +10,8 @@ import httpx
 
 from service.errors import ConfigError
 from service.identity.base import IdentityAdapter
-from service.identity.config import IdentityConfig
-from service.state import Cache
+from service.settings.identity import IdentityConfig
+from service.state.shared import Cache
 
 _REQUIRED = (
     "resolve_session",

@@ -28,7 +28,7 @@ import httpx
 from pydantic import ValidationError
 
 from service import __version__
-from service.dotted import MISSING, dig
+from service.contract.paths import MISSING, dig
 from service.errors import (
     FieldError,
     IdentityBadResponse,
@@ -37,11 +37,11 @@ from service.errors import (
     ProfileUnusable,
     field_errors,
 )
-from service.host_client import FRESH_CONNECTION
 from service.identity.base import AdapterBase, SessionContext, UserProfile
-from service.identity.config import HttpAdapterConfig
+from service.identity.client import FRESH_CONNECTION
 from service.identity.forwarding import refused_entry
-from service.state import Cache, MemoryCache
+from service.settings.identity import HttpAdapterConfig
+from service.state.shared import Cache, MemoryCache
 
 NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from service.config import describe
 from service.errors import ConfigError
 from service.identity.base import AdapterBase, SessionContext, UserProfile
-from service.identity.config import StaticAdapterConfig, StaticUser
+from service.settings.identity import StaticAdapterConfig, StaticUser
+from service.settings.model import describe
 
 _USERS = TypeAdapter(list[StaticUser])
 

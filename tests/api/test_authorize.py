@@ -11,7 +11,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.api.fake_adapters import FailingAdapter
 from tests.conftest import MAIN_ID, MAIN_KEY, OTHER_ID, make_settings
 

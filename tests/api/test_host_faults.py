@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.api.test_authorize import assert_page
 from tests.api.test_tokens import assert_problem
 from tests.conftest import BILLING_KEY, MAIN_ID, bearer, make_settings

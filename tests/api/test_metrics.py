@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import BILLING_KEY, MAIN_ID, PORTAL_KEY, bearer, make_settings
 
 HOST = "http://host.test"

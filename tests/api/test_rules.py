@@ -14,8 +14,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.cli import main
+from service.cli.main import main
+from service.web.app import create_app
 from tests.conftest import (
     BILLING_KEY,
     MAIN_KEY,

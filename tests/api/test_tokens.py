@@ -12,7 +12,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import (
     BILLING_KEY,
     MAIN_ID,
@@ -207,7 +207,7 @@ async def test_x_api_key_header_works(client: httpx.AsyncClient) -> None:
 
 
 async def test_second_key_of_a_client_works_during_a_rollover() -> None:
-    from service.security import key_digest
+    from service.runtime.clients import key_digest
 
     new_key = "sso_test-billing-key-after-rollover-0123456789"
     settings = make_settings(
@@ -403,7 +403,7 @@ async def test_request_id_is_honoured_or_created(client: httpx.AsyncClient) -> N
 
 def test_created_request_ids_are_unique_across_a_fork() -> None:
     """A forked worker gets its own random prefix, so two workers never share an id."""
-    from service.observability import _new_id
+    from service.web.middleware import _new_id
 
     first, second = _new_id(), _new_id()
     assert first[:16] == second[:16] and int(second[16:], 16) == int(first[16:], 16) + 1

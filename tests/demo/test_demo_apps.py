@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
-from service.claims import Member, SpotClaims
+from service.contract.claims import Member, SpotClaims
+from service.contract.signing import TokenIssuer, now
 from service.demo.host import (
     DEMO_HOST_FIELDS,
     SESSION_COOKIE,
@@ -24,9 +25,8 @@ from service.demo.host import (
 )
 from service.demo.spot import callback_url, create_spot_app
 from service.identity.base import SessionContext
-from service.identity.config import HttpAdapterConfig
 from service.identity.http import HttpAdapter
-from service.tokens import TokenIssuer, now
+from service.settings.identity import HttpAdapterConfig
 
 PUBLIC = "http://127.0.0.1:8000"
 HOST = f"{PUBLIC}/demo/host"

@@ -24,7 +24,7 @@ import jwt
 import pytest
 
 from service.demo import DEMO_PRIVATE_KEY
-from service.security import key_digest
+from service.runtime.clients import key_digest
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY
 from tests.e2e.conftest import Server
 from tests.raw_host import Peer, RawHost, Received, answer, profile

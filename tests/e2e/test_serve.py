@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from service.demo import DEMO_API_KEY, DEMO_PRIVATE_KEY, DEMO_SPOT_ID
-from service.security import key_digest
+from service.runtime.clients import key_digest
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY
 from tests.e2e.conftest import Server
 

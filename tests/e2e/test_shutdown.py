@@ -21,7 +21,7 @@ import httpx
 import jwt
 import pytest
 
-from service.security import key_digest
+from service.runtime.clients import key_digest
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY
 from tests.e2e.conftest import Server
 

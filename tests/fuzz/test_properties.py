@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.app import create_app
-from service.config import Settings
+from service.settings.model import Settings
+from service.web.app import create_app
 from tests.conftest import (
     BILLING_KEY,
     MAIN_ID,

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.app import create_app
-from service.config import Settings
+from service.settings.model import Settings
+from service.web.app import create_app
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY, OTHER_ID, OTHER_KEY, USERS, make_settings
 from tests.fuzz import served
 

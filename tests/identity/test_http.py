@@ -14,7 +14,6 @@ import pytest
 from pydantic import ValidationError
 
 from service import __version__
-from service.config import describe
 from service.errors import (
     IdentityBadResponse,
     IdentityMismatch,
@@ -22,11 +21,12 @@ from service.errors import (
     ProfileUnusable,
     ServiceError,
 )
-from service.host_client import FRESH_CONNECTION, host_client
 from service.identity.base import IdentityAdapter, SessionContext, UserProfile
-from service.identity.config import HttpAdapterConfig, IdentityConfig
+from service.identity.client import FRESH_CONNECTION, host_client
 from service.identity.factory import build_adapter
 from service.identity.http import HttpAdapter
+from service.settings.identity import HttpAdapterConfig, IdentityConfig
+from service.settings.model import describe
 from tests.identity.host_app import (
     ADA_BEARER,
     ADA_COOKIE,

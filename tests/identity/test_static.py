@@ -10,9 +10,9 @@ import pytest
 
 from service.errors import ConfigError
 from service.identity.base import IdentityAdapter, SessionContext
-from service.identity.config import IdentityConfig, StaticAdapterConfig
 from service.identity.factory import build_adapter
 from service.identity.static import StaticAdapter
+from service.settings.identity import IdentityConfig, StaticAdapterConfig
 
 ADA = {
     "id": "u-1",

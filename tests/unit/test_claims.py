@@ -1,4 +1,4 @@
-"""Table tests for the claim models and their helpers (service.claims)."""
+"""Table tests for the claim models and their helpers (service.contract.claims)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from service.claims import (
+from service.contract.claims import (
     MELTINGSPOT_DEFAULT_LANG,
     MELTINGSPOT_DEFAULT_TIMEZONE,
     SUPPORTED_LANGS,

@@ -15,10 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.claims import WIRE_NAMES, Member, SpotClaims
-from service.errors import InvalidRequest, ProfileUnusable, UserNotAllowed
-from service.identity.base import UserProfile
-from service.mapping import (
+from service.contract.claims import WIRE_NAMES, Member, SpotClaims
+from service.contract.membership import (
     DomainChanges,
     Explicit,
     GroupChanges,
@@ -30,7 +28,9 @@ from service.mapping import (
     merge_explicit,
     settle,
 )
-from service.rules import DomainRules, PropertyConstant, SpotRules
+from service.contract.rules import DomainRules, PropertyConstant, SpotRules
+from service.errors import InvalidRequest, ProfileUnusable, UserNotAllowed
+from service.identity.base import UserProfile
 
 SPOT = "main"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.redirects import (
+from service.contract.redirects import (
     MAX_URL_LENGTH,
     RedirectRefused,
     check_redirect_url,

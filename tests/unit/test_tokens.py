@@ -1,4 +1,4 @@
-"""TokenIssuer (service.tokens) checked against PyJWT and a hand-made HMAC."""
+"""TokenIssuer (service.contract.signing) checked against PyJWT and a hand-made HMAC."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import jwt as pyjwt
 import pytest
 from pydantic import SecretStr
 
-from service.claims import Member, SpotClaims
-from service.tokens import ExpiredToken, InvalidToken, TokenIssuer, now
+from service.contract.claims import Member, SpotClaims
+from service.contract.signing import ExpiredToken, InvalidToken, TokenIssuer, now
 
 # 64+ characters so PyJWT never warns about short HMAC keys, even for HS512.
 KEY = "spot-private-key-0123456789abcdef-0123456789abcdef-0123456789abcdef"

@@ -1,6 +1,6 @@
 """A Spot's rules, as configured: group sync, custom properties, domains, access.
 
-Settings models only (``service.mapping`` applies them). Each is checked at start-up:
+Settings models only (``service.contract.membership`` applies them). Each is checked at start-up:
 group IDs and keys are plain text, domain URLs are absolute http(s) URLs, and every key
 a ``by_group`` entry names exists in ``urls``.
 """
@@ -11,9 +11,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from service.claims import Key as ClaimKey
-from service.claims import PropertyValue, http_url
-from service.settings_fields import Section
+from service.contract.claims import Key as ClaimKey
+from service.contract.claims import PropertyValue, http_url
+from service.settings.fields import Section
 
 Path = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[\w-]+(\.[\w-]+)*$")]
 Url = Annotated[str, AfterValidator(http_url)]

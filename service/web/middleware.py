@@ -1,8 +1,8 @@
-"""Logs, request ids and metrics.
+"""``RequestContext``: the ASGI middleware around every request.
 
-Logs are JSON lines on stderr (``service.logs``). Nothing secret is ever passed to a
-logger: access lines carry the path without its query string, and the audit line of an
-issued token carries who and for how long, never the token.
+It gives each request its id (``X-Request-ID``), writes the access line, times the
+request into the metrics, and adds the default headers. Nothing secret is logged: the
+access line carries the path without its query string.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-
-from service.logs import JsonFormatter as JsonFormatter
-from service.logs import configure_logging as configure_logging
+from service.observability.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,81 +32,6 @@ DEFAULT_HEADERS: Final = (
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 access_log = logging.getLogger("spot_sso.access")
-audit_log = logging.getLogger("spot_sso.audit")
-
-
-_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-
-
-class Metrics:
-    """The service's Prometheus metrics, in a registry of their own (one per app).
-
-    Labels are low-cardinality only: route templates, Spot aliases, flows, kinds; never
-    a user, a client IP or a URL.
-    """
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.tokens_issued = Counter(
-            "spot_sso_tokens_issued",
-            "Tokens issued, by Spot alias and flow.",
-            ["spot", "flow"],
-            registry=self.registry,
-        )
-        self.request_duration = Histogram(
-            "spot_sso_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template, method and status.",
-            ["route", "method", "status"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self.authorize_outcomes = Counter(
-            "spot_sso_authorize_outcomes",
-            "GET /authorize outcomes: redirected, login_bounce, or the problem that refused it.",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.identity_duration = Histogram(
-            "spot_sso_identity_request_duration_seconds",
-            "Time the identity adapter took, by operation (session, lookup).",
-            ["operation"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self.identity_errors = Counter(
-            "spot_sso_identity_errors",
-            "Identity adapter failures, by operation and kind (the problem type).",
-            ["operation", "kind"],
-            registry=self.registry,
-        )
-        self.identity_mismatches = Counter(
-            "spot_sso_identity_mismatches",
-            "User lookups the host answered with another user's profile (refused).",
-            registry=self.registry,
-        )
-        self.forwarded_values_refused = Counter(
-            "spot_sso_forwarded_values_refused",
-            "Browser sessions treated as absent: a forwarded cookie or header held more "
-            "than plain characters (kind: cookie, header).",
-            ["kind"],
-            registry=self.registry,
-        )
-        self.rate_limited = Counter(
-            "spot_sso_rate_limited",
-            "Requests refused by a rate limit, by limit.",
-            ["limit"],
-            registry=self.registry,
-        )
-        self.redis_errors = Counter(
-            "spot_sso_redis_errors",
-            "Redis failures that degraded a component (ratelimit, cache, readyz).",
-            ["component"],
-            registry=self.registry,
-        )
-
-    def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
 
 
 class RequestContext:

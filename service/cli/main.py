@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from service import __version__
-from service.claims import WIRE_NAMES, Member
-from service.config import CONFIG_ENV, Settings, describe, env_name, load_settings
+from service.contract.claims import WIRE_NAMES, Member
+from service.contract.membership import settle
+from service.contract.signing import InvalidToken
 from service.demo import (
     DEMO_API_KEY,
     DEMO_BASE,
@@ -31,10 +32,9 @@ from service.demo import (
 )
 from service.errors import ConfigError, ServiceError, field_errors
 from service.identity.base import UserProfile
-from service.mapping import settle
-from service.runtime import Runtime
-from service.security import key_digest, new_api_key
-from service.tokens import InvalidToken
+from service.runtime.clients import key_digest, new_api_key
+from service.runtime.runtime import Runtime
+from service.settings.model import CONFIG_ENV, Settings, describe, env_name, load_settings
 
 T = TypeVar("T")
 
@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.spots:
         raise ConfigError([NO_SPOTS])
     _check_runtime(settings)
-    return _run_uvicorn("service.app:app_from_environment", args, settings)
+    return _run_uvicorn("service.web.app:app_from_environment", args, settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.logs import configure_logging
+    from service.observability.logs import configure_logging
 
     if args.config:
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
@@ -214,7 +214,7 @@ def _option(pointer: str) -> str:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from service.explain import as_text, explain
+    from service.runtime.explain import as_text, explain
 
     settings = _settings(args)
 
@@ -299,7 +299,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def openapi_text() -> str:
     """The OpenAPI document as committed in ``openapi/openapi.json``."""
-    from service.app import create_app
+    from service.web.app import create_app
 
     document = create_app(Settings.model_validate(DEMO_BASE)).openapi()
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from service.claims import SpotClaims, normalize_lang, normalize_timezone
-from service.config import SpotConfig
+from service.contract.claims import SpotClaims, normalize_lang, normalize_timezone
+from service.contract.membership import Reason, member_reasons, settle
 from service.errors import UserNotAllowed
 from service.identity.base import UserProfile
-from service.mapping import Reason, member_reasons, settle
-from service.runtime import Runtime
+from service.runtime.runtime import Runtime
+from service.settings.model import SpotConfig
 
 _TIMES = ("iat", "exp")
 

@@ -16,9 +16,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from service.api import operation_id
-from service.api.deps import client_ip_of, request_id_of, runtime_of
-from service.config import SpotConfig
+from service.contract.membership import settle
+from service.contract.redirects import (
+    RedirectRefused,
+    check_redirect_url,
+    check_referrer,
+    spot_id_in,
+    with_token,
+)
 from service.errors import (
     InvalidRedirect,
     NoDestination,
@@ -29,15 +34,10 @@ from service.errors import (
 )
 from service.identity.base import SessionContext
 from service.identity.forwarding import refused_entry
-from service.mapping import settle
-from service.redirects import (
-    RedirectRefused,
-    check_redirect_url,
-    check_referrer,
-    spot_id_in,
-    with_token,
-)
-from service.runtime import Runtime
+from service.runtime.runtime import Runtime
+from service.settings.model import SpotConfig
+from service.web.deps import client_ip_of, request_id_of, runtime_of
+from service.web.routes import operation_id
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
 log = logging.getLogger("spot_sso.authorize")

@@ -9,23 +9,23 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from service.api import operation_id
-from service.api.body import json_body
-from service.api.deps import (
+from service.contract.claims import Key, Member, PropertyValue
+from service.contract.membership import DomainChanges, Explicit, GroupChanges, settle
+from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
+from service.identity.base import UserProfile
+from service.runtime.clients import ApiClient
+from service.runtime.runtime import Runtime
+from service.settings.model import TTL_CEILING
+from service.web.body import json_body
+from service.web.deps import (
     API_KEY_SECURITY,
     api_client,
     client_ip_of,
     request_id_of,
     runtime_of,
 )
-from service.claims import Key, Member, PropertyValue
-from service.config import TTL_CEILING
-from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
-from service.identity.base import UserProfile
-from service.mapping import DomainChanges, Explicit, GroupChanges, settle
-from service.problems import problem_responses
-from service.runtime import Runtime
-from service.security import ApiClient
+from service.web.problems import problem_responses
+from service.web.routes import operation_id
 
 router = APIRouter(tags=["tokens"], generate_unique_id_function=operation_id)
 

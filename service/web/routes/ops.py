@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.api import operation_id
-from service.api.deps import RuntimeDep
+from service.web.deps import RuntimeDep
+from service.web.routes import operation_id
 
 router = APIRouter(tags=["ops"], generate_unique_id_function=operation_id)
 

@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from pydantic import SecretStr
 
-from service.cache import TTLCache
-from service.observability import Metrics
+from service.observability.metrics import Metrics
+from service.state.ttlcache import TTLCache
 
 log = logging.getLogger("spot_sso.state")
 

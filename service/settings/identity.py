@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 
 from service.identity.base import UserProfile
 from service.identity.forwarding import TOKEN
-from service.settings_fields import (
+from service.settings.fields import (
     NetworkList,
     Section,
     StrList,

@@ -33,19 +33,19 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from service.claims import Lang, canonical_timezone
+from service.contract.claims import Lang, canonical_timezone
+from service.contract.redirects import RedirectRefused, check_redirect_url
+from service.contract.rules import SpotRules
 from service.errors import ConfigError
-from service.identity.config import IdentityConfig
-from service.logs import is_secret_name, mask_url
-from service.redirects import RedirectRefused, check_redirect_url
-from service.rules import SpotRules
-from service.settings_fields import (
+from service.observability.logs import is_secret_name, mask_url
+from service.settings.fields import (
     NetworkList,
     Section,
     StrList,
     is_placeholder,
     read_secret_file,
 )
+from service.settings.identity import IdentityConfig
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"

@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from service.config import Settings
 from service.errors import InvalidApiKey, MissingApiKey
+from service.settings.model import Settings
 
 KEY_PREFIX: Final = "sso_"
 

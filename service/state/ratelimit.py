@@ -16,8 +16,8 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from service.errors import TooManyRequests
-from service.observability import Metrics
-from service.state import SharedState
+from service.observability.metrics import Metrics
+from service.state.shared import SharedState
 
 FAILED_AUTH: Final = "failed_auth"
 MAX_BLOCKED: Final = 10_000

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Request
 
 from service.errors import AuthenticationError, TooManyRequests
-from service.ratelimit import FAILED_AUTH
-from service.runtime import Runtime
-from service.security import ApiClient, api_key_from_headers
+from service.runtime.clients import ApiClient, api_key_from_headers
+from service.runtime.runtime import Runtime
+from service.state.ratelimit import FAILED_AUTH
 
 # How the API key travels, for the OpenAPI document (the key is read by ``api_client``).
 SECURITY_SCHEMES: Final[dict[str, Any]] = {

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from service.claims import Member, SpotClaims
-from service.client_ip import client_ip, networks
-from service.config import Settings, SpotConfig
+from service.contract.claims import Member, SpotClaims
+from service.contract.membership import RuleClaims
+from service.contract.signing import TokenIssuer, now
 from service.errors import (
     FieldError,
     IdentityMismatch,
@@ -26,17 +26,18 @@ from service.errors import (
     ServiceError,
     UnknownSpot,
 )
-from service.host_client import host_client
 from service.identity.base import IdentityAdapter, SessionContext, UserProfile
+from service.identity.client import host_client
 from service.identity.factory import build_adapter
-from service.mapping import RuleClaims
-from service.observability import Metrics, audit_log
-from service.ratelimit import RateLimiter
-from service.security import ApiClients
-from service.state import SharedState
-from service.tokens import TokenIssuer, now
+from service.networks import client_ip, networks
+from service.observability.metrics import Metrics
+from service.runtime.clients import ApiClients
+from service.settings.model import Settings, SpotConfig
+from service.state.ratelimit import RateLimiter
+from service.state.shared import SharedState
 
 log = logging.getLogger("spot_sso.runtime")
+audit_log = logging.getLogger("spot_sso.audit")
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 HTTP_MAX_CONNECTIONS = 100  # to the host platform, per worker

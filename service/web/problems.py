@@ -17,8 +17,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from service.api.body import explain
-from service.api.deps import SECURITY_SCHEMES
 from service.errors import (
     AuthenticationError,
     FieldError,
@@ -27,7 +25,9 @@ from service.errors import (
     ServiceError,
     TooManyRequests,
 )
-from service.pages import page
+from service.web.body import explain
+from service.web.deps import SECURITY_SCHEMES
+from service.web.pages import page
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_PREFIX: Final = "urn:spot-sso:problem:"

@@ -11,13 +11,14 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service import __version__, problems
-from service.api import authorize, ops, tokens
-from service.config import Settings, load_settings
+from service import __version__
 from service.identity.base import IdentityAdapter
-from service.logs import configure_logging
-from service.observability import RequestContext
-from service.runtime import Runtime
+from service.observability.logs import configure_logging
+from service.runtime.runtime import Runtime
+from service.settings.model import Settings, load_settings
+from service.web import problems
+from service.web.middleware import RequestContext
+from service.web.routes import authorize, ops, tokens
 
 log = logging.getLogger("spot_sso")
 

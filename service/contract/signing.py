@@ -13,7 +13,7 @@ from jose import jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
 from pydantic import SecretStr
 
-from service.claims import SpotClaims
+from service.contract.claims import SpotClaims
 
 ALGORITHM: Final = "HS256"
 _VERIFY_OPTIONS: Final = {

@@ -1,6 +1,6 @@
 """From the host platform's ``UserProfile`` to the claims of a token for one Spot.
 
-Pure functions over the Spot's rules (``service.rules``): who may enter, which Spot
+Pure functions over the Spot's rules (``service.contract.rules``): who may enter, which Spot
 groups to join and leave, custom property values, domains; then the caller's explicit
 values on top, key by key. Every claim comes with the reason it has its value, which
 ``spot-sso explain`` prints.
@@ -14,11 +14,11 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.claims import MAX_TEXT, WIRE_NAMES, HttpUrl, Key, Member
-from service.dotted import MISSING, dig
+from service.contract.claims import MAX_TEXT, WIRE_NAMES, HttpUrl, Key, Member
+from service.contract.paths import MISSING, dig
+from service.contract.rules import PropertyConstant, SpotRules
 from service.errors import FieldError, InvalidRequest, ProfileUnusable, UserNotAllowed, field_errors
 from service.identity.base import UserProfile
-from service.rules import PropertyConstant, SpotRules
 
 _PROFILE_FIELDS: Final = {"sub": "id", "lang": "locale"}
 

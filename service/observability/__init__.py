@@ -1,0 +1,1 @@
+"""Logs (JSON lines, redacted on the way out) and Prometheus metrics."""

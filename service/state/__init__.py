@@ -1,0 +1,1 @@
+"""Shared state: caches and rate-limit counters, in memory or in Redis."""

@@ -1,0 +1,1 @@
+"""The web layer: the FastAPI app factory, middleware, problems and pages, the routes."""
