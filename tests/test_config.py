@@ -9,7 +9,7 @@ import pytest
 
 from service.errors import ConfigError
 from service.runtime.clients import key_digest
-from service.settings.fields import is_placeholder
+from service.secrets import is_placeholder
 from service.settings.model import Settings, load_settings
 from tests.conftest import MAIN_ID, MAIN_KEY, make_settings, settings_data
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 import yaml
 
-from service.settings.model import Settings, is_placeholder, load_settings
+from service.secrets import is_placeholder
+from service.settings.model import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "kubernetes"

@@ -23,13 +23,12 @@ from service.observability.logs import (
     LogFormat,
     Redactor,
     configure_logging,
-    is_secret_name,
     make_handler,
-    mask_url,
     redact_text,
     redact_value,
 )
 from service.runtime.clients import key_digest, new_api_key
+from service.secrets import is_secret_name, mask_url
 from service.settings.model import Settings, load_settings
 from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY, settings_data
 

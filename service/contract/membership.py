@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.contract.claims import MAX_TEXT, WIRE_NAMES, HttpUrl, Key, Member
 from service.contract.paths import MISSING, dig
+from service.contract.profile import UserProfile
 from service.contract.rules import PropertyConstant, SpotRules
 from service.errors import FieldError, InvalidRequest, ProfileUnusable, UserNotAllowed, field_errors
-from service.identity.base import UserProfile
 
 _PROFILE_FIELDS: Final = {"sub": "id", "lang": "locale"}
 

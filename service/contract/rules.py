@@ -9,23 +9,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.contract.claims import Key as ClaimKey
 from service.contract.claims import PropertyValue, http_url
-from service.settings.fields import Section
 
 Path = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[\w-]+(\.[\w-]+)*$")]
 Url = Annotated[str, AfterValidator(http_url)]
 
 
-class PropertyConstant(Section):
+class RuleTable(BaseModel):
+    """A table of rules in the configuration: an unknown key (a typo) is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PropertyConstant(RuleTable):
     """A custom property with the same value for every member: ``{ value = "gold" }``."""
 
     value: PropertyValue
 
 
-class DomainRules(Section):
+class DomainRules(RuleTable):
     """``domains:set`` from ``urls``; with ``by_group``, some keys only for some groups."""
 
     urls: dict[ClaimKey, Url] = Field(default_factory=dict)
@@ -44,7 +49,7 @@ class DomainRules(Section):
         return frozenset(k for keys in self.by_group.values() for k in keys)
 
 
-class SpotRules(Section):
+class SpotRules(RuleTable):
     """How the host platform's users become members of this Spot."""
 
     groups: dict[str, list[ClaimKey]] = Field(

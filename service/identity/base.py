@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from service.contract.profile import UserProfile
 from service.errors import IdentityBadResponse, IdentityUnavailable, UserNotAllowed
 
 __all__ = [
@@ -40,23 +39,6 @@ class SessionContext:
     headers: Mapping[str, str] = field(default_factory=dict)
     client_ip: str | None = None
     peer_ip: str | None = None  # the socket peer: a proxy, when one is in front
-
-
-class UserProfile(BaseModel):
-    """The host platform's user, normalised; mapping turns it into claims for a Spot."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    id: str = Field(min_length=1)
-    email: str
-    first_name: str
-    last_name: str
-    title: str | None = None
-    avatar_url: str | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    groups: list[str] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 @runtime_checkable

@@ -13,14 +13,12 @@ import re
 from typing import Final, Literal
 
 from service.identity.base import SessionContext
+from service.settings.fields import TOKEN
 
 # cookie-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E (RFC 6265 4.1.1): no
 # space, '"', ',', ';' or '\'. Starlette has already removed the quotes of a quoted value.
 _COOKIE_VALUE: Final = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 _HEADER_VALUE: Final = re.compile(r"[\x20-\x7e]*")
-# token (RFC 9110 5.6.2): what a cookie or header name is made of.
-TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
 Kind = Literal["cookie", "header"]
 
 

@@ -26,18 +26,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date
 from datetime import time as daytime
-from functools import lru_cache
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
+
+from service.secrets import is_secret_name, mask_url
 
 LogFormat = Literal["json", "text"]
 
 REDACTED: Final = "[redacted]"
 REDACTED_JWT: Final = "[redacted-jwt]"
-MASK: Final = "****"
 
 _STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -45,14 +44,6 @@ _STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
     "color_message",  # uvicorn's copy of the message with terminal colours
 }
 _UVICORN_LOGGERS: Final = ("uvicorn", "uvicorn.error")
-
-# A field name is secret if, lower-cased with '-' and camelCase humps turned into '_',
-# it contains one of these words, or is ``key`` or ends with ``_key``/``_keys``.
-_SECRET_NAME = re.compile(
-    r"token|authori[sz]ation|cookie|api_?key|private_?key|secret|passw(?:or)?d|credential"
-    r"|(?:^|_)keys?$"
-)
-_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 # Secret shapes in text. Each regex runs only when a plain substring test says its
 # shape may be there, so ordinary text costs a lower() and a few ``in`` tests.
@@ -78,31 +69,6 @@ _PLAIN: Final = (int, float, bool, type(None), date, daytime, uuid.UUID)
 _PLAIN_TYPES: Final = frozenset(_PLAIN)
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its password and query values masked: ``https://svc:****@host/me?k=****``.
-
-    A user name without a password is masked too (it is then the credential); a query
-    part without '=' is masked whole. Anything that does not parse as a URL comes back
-    as it is.
-    """
-    try:
-        parts = urlsplit(url)
-        has_password = parts.password is not None
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0] if has_password else ""
-        netloc = f"{user}:{MASK}@{hostport}" if has_password else f"{MASK}@{hostport}"
-    query = "&".join(
-        f"{pair.split('=', 1)[0]}={MASK}" if "=" in pair else MASK
-        for pair in parts.query.split("&")
-        if pair
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def redact_text(text: str) -> str:
     """``text`` with every secret-shaped part replaced."""
     if "eyJ" in text:
@@ -119,12 +85,6 @@ def redact_text(text: str) -> str:
     if "://" in text:  # last, so that a URL's query values all read the same: ****
         text = _URL.sub(lambda match: mask_url(match.group()), text)
     return text
-
-
-@lru_cache(maxsize=1024)
-def is_secret_name(name: str) -> bool:
-    """Whether a field called ``name`` holds a secret (``accessToken``, ``X-API-Key``...)."""
-    return bool(_SECRET_NAME.search(_HUMP.sub("_", name).lower().replace("-", "_")))
 
 
 def redact_value(value: Any) -> Any:

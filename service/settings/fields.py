@@ -6,10 +6,12 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 from pydantic_settings import NoDecode
+
+from service.secrets import read_secret_file
 
 
 def _string_list(value: Any) -> Any:
@@ -23,6 +25,9 @@ def _string_list(value: Any) -> Any:
             raise ValueError(f"not a JSON list ({exc.msg})") from None
     return [item.strip() for item in value.split(",") if item.strip()]
 
+
+# token (RFC 9110 5.6.2): what a cookie or header name is made of.
+TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
 
@@ -38,22 +43,12 @@ NetworkList = Annotated[StrList, AfterValidator(_networks)]
 """IP networks (``10.0.0.0/8``, ``::1``), from a list or comma-separated text."""
 
 
-_PLACEHOLDER = re.compile(
-    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|(?:todo|fixme)\b.*|"
-    r".*(?:change[-_ ]?me|replace[-_ ]?(?:me|with)|placeholder|your[-_ ]?(?:private[-_ ]?)?key|"
-    r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]).*|secret|password|key|private[-_ ]?key)$",
-    re.IGNORECASE,
-)
-
-
-def is_placeholder(secret: str) -> bool:
-    """True for values such as ``changeme`` or ``<your-key>`` left from a template."""
-    return bool(_PLACEHOLDER.match(secret.strip()))
-
-
-def read_secret_file(path: Path) -> SecretStr:
-    """The secret in ``path`` (a Docker or Kubernetes secret), trailing newline removed."""
-    return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+def secret_from_file(path: Path, field: str) -> SecretStr:
+    """The secret in the file ``field`` names; a ``ValueError`` naming it if unreadable."""
+    try:
+        return read_secret_file(path)
+    except OSError as exc:
+        raise ValueError(f"{field}: cannot read it ({exc.strerror})") from None
 
 
 class Section(BaseModel):

@@ -8,15 +8,9 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from service.identity.base import UserProfile
-from service.identity.forwarding import TOKEN
-from service.settings.fields import (
-    NetworkList,
-    Section,
-    StrList,
-    is_placeholder,
-    read_secret_file,
-)
+from service.contract.profile import UserProfile
+from service.secrets import is_placeholder
+from service.settings.fields import TOKEN, NetworkList, Section, StrList, secret_from_file
 
 
 class StaticUser(UserProfile):
@@ -114,10 +108,7 @@ class HttpAdapterConfig(Section):
         if self.session_url and not (self.forward_cookies or self.forward_headers):
             raise ValueError("session_url needs forward_cookies or forward_headers")
         if self.token_file is not None:
-            try:
-                self.token = read_secret_file(self.token_file)
-            except OSError as exc:
-                raise ValueError(f"token_file: cannot read it ({exc.strerror})") from None
+            self.token = secret_from_file(self.token_file, "token_file")
         if self.token is not None and is_placeholder(self.token.get_secret_value()):
             raise ValueError("token: looks like a placeholder, not the host's real API token")
         return self

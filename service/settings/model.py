@@ -37,14 +37,8 @@ from service.contract.claims import Lang, canonical_timezone
 from service.contract.redirects import RedirectRefused, check_redirect_url
 from service.contract.rules import SpotRules
 from service.errors import ConfigError
-from service.observability.logs import is_secret_name, mask_url
-from service.settings.fields import (
-    NetworkList,
-    Section,
-    StrList,
-    is_placeholder,
-    read_secret_file,
-)
+from service.secrets import is_placeholder, mask_secret_names, mask_urls
+from service.settings.fields import NetworkList, Section, StrList, secret_from_file
 from service.settings.identity import IdentityConfig
 
 ENV_PREFIX: Final = "SPOT_SSO_"
@@ -130,10 +124,7 @@ class SpotConfig(SpotRules):
     @model_validator(mode="after")
     def _key_from_file(self) -> SpotConfig:
         if self.private_key_file is not None:
-            try:
-                self.private_key = read_secret_file(self.private_key_file)
-            except OSError as exc:
-                raise ValueError(f"private_key_file: cannot read it ({exc.strerror})") from None
+            self.private_key = secret_from_file(self.private_key_file, "private_key_file")
         return self
 
     @property
@@ -238,10 +229,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _redis_url_from_file(self) -> Settings:
         if self.redis_url_file is not None:
-            try:
-                self.redis_url = read_secret_file(self.redis_url_file)
-            except OSError as exc:
-                raise ValueError(f"redis_url_file: cannot read it ({exc.strerror})") from None
+            self.redis_url = secret_from_file(self.redis_url_file, "redis_url_file")
         if self.redis_url is not None and not re.match(
             r"(rediss?|unix)://", self.redis_url.get_secret_value()
         ):
@@ -287,8 +275,8 @@ class Settings(BaseSettings):
         and no query value (``https://svc:****@host/me?api_key=****``).
         """
         data = self.model_dump(mode="json")
-        data["identity"]["options"] = _mask_secret_names(data["identity"]["options"])
-        masked: dict[str, Any] = _mask_urls(data)
+        data["identity"]["options"] = mask_secret_names(data["identity"]["options"])
+        masked: dict[str, Any] = mask_urls(data)
         return masked
 
     def credential_names(self) -> list[str]:
@@ -298,29 +286,6 @@ class Settings(BaseSettings):
         if http is None:
             return []
         return [http.auth_header, *http.forward_headers, *http.forward_cookies]
-
-
-def _mask_secret_names(value: Any) -> Any:
-    """``value`` with every entry whose name looks secret masked, at any depth."""
-    if isinstance(value, dict):
-        return {
-            k: "**********" if is_secret_name(k) else _mask_secret_names(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_secret_names(item) for item in value]
-    return value
-
-
-def _mask_urls(value: Any) -> Any:
-    """``value`` with every URL in it masked (``mask_url``), at any depth."""
-    if isinstance(value, dict):
-        return {k: _mask_urls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_urls(item) for item in value]
-    if isinstance(value, str) and "://" in value:
-        return mask_url(value)
-    return value
 
 
 def env_name(*path: str) -> str:
