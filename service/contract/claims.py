@@ -91,7 +91,7 @@ def http_url(value: str) -> str:
 def _timezone(value: str) -> str:
     canonical = canonical_timezone(value)
     if canonical is None:
-        raise ValueError("is not an IANA time zone name")
+        raise ValueError(f"{value!r} is not an IANA time zone name")
     return canonical
 
 

@@ -60,6 +60,30 @@ def check_redirect_url(url: str, allowed_origins: Iterable[str]) -> str:
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
 
+def normalised_origin(value: str) -> str:
+    """``value``, an origin (``scheme://host[:port]``, a trailing '/' allowed), as the
+    redirect rules compare origins: lower case, international hosts in ``xn--`` form, no
+    default port. ``RedirectRefused`` for anything else (a path, a user name, a query)."""
+    _check_characters(value, "the origin")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise RedirectRefused("the origin is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in DEFAULT_PORTS
+        or not parts.netloc
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or "?" in value
+        or "#" in value
+    ):
+        raise RedirectRefused("the origin must be scheme://host[:port] only")
+    origin, _ = _origin(scheme, parts.netloc)
+    return origin
+
+
 def _check_no_dot_segments(path: str) -> None:
     """Refuse '.' and '..' segments, raw or percent-encoded (any case, any depth).
 

@@ -15,7 +15,7 @@ from service.contract.membership import Reason, member_reasons, settle
 from service.errors import UserNotAllowed
 from service.identity.base import UserProfile
 from service.runtime.runtime import Runtime
-from service.settings.model import SpotConfig
+from service.settings.spots import SpotConfig
 
 _TIMES = ("iat", "exp")
 

@@ -8,9 +8,6 @@ claims, sign, count, audit) happens here, the same for every flow.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,18 +18,19 @@ from service.contract.membership import RuleClaims
 from service.contract.signing import TokenIssuer, now
 from service.errors import (
     FieldError,
-    IdentityMismatch,
     InvalidRequest,
     ServiceError,
     UnknownSpot,
 )
-from service.identity.base import IdentityAdapter, SessionContext, UserProfile
+from service.identity.base import IdentityAdapter
 from service.identity.client import host_client
 from service.identity.factory import build_adapter
 from service.networks import client_ip, networks
 from service.observability.metrics import Metrics
 from service.runtime.clients import ApiClients
-from service.settings.model import Settings, SpotConfig
+from service.runtime.metered import MeteredAdapter
+from service.settings.model import Settings
+from service.settings.spots import SpotConfig
 from service.state.ratelimit import RateLimiter
 from service.state.shared import SharedState
 
@@ -79,36 +77,14 @@ class Runtime:
         self.state = SharedState(settings.redis_url, self.metrics)
         self.limiter = RateLimiter(self.state, self.metrics, enabled=settings.limits.enabled)
         self.trusted_proxies = networks(tuple(settings.trusted_proxies))
-        self.adapter = adapter or build_adapter(settings.identity, self.http, self.state.cache)
+        self.adapter = MeteredAdapter(
+            adapter or build_adapter(settings.identity, self.http, self.state.cache), self.metrics
+        )
         self._failing: set[str] = set()
 
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
         """The client's address, believing X-Forwarded-For only from trusted proxies."""
         return client_ip(peer, forwarded_for, self.trusted_proxies)
-
-    async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
-        """The browser's user on the host platform, timed and counted."""
-        async with self._identity_call("session"):
-            return await self.adapter.resolve_session(ctx)
-
-    async def fetch_user(self, user_id: str) -> UserProfile | None:
-        """The host platform's user with this ID, timed and counted."""
-        async with self._identity_call("lookup"):
-            return await self.adapter.fetch_user(user_id)
-
-    @asynccontextmanager
-    async def _identity_call(self, operation: str) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        except ServiceError as exc:
-            self.metrics.identity_errors.labels(operation, exc.slug).inc()
-            if isinstance(exc, IdentityMismatch):
-                self.metrics.identity_mismatches.inc()
-            raise
-        finally:
-            elapsed = time.perf_counter() - started
-            self.metrics.identity_duration.labels(operation).observe(elapsed)
 
     async def readiness(self, *, log_changes: bool = True) -> dict[str, str | None]:
         """Each check's problem, or None when it is fine: spots, identity, shared_state.

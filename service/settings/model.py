@@ -12,14 +12,11 @@ import logging
 import os
 import re
 import tomllib
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
-from limits import parse as parse_limit
 from pydantic import (
-    AfterValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -33,148 +30,33 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from service.contract.claims import Lang, canonical_timezone
-from service.contract.redirects import RedirectRefused, check_redirect_url
-from service.contract.rules import SpotRules
 from service.errors import ConfigError
 from service.secrets import is_placeholder, mask_secret_names, mask_urls
-from service.settings.fields import NetworkList, Section, StrList, secret_from_file
+from service.settings.fields import NetworkList, secret_from_file
 from service.settings.identity import IdentityConfig
+from service.settings.spots import MIN_KEY_BYTES, ClientConfig, LimitsConfig, SpotConfig
+from service.settings.spots import TTL_CEILING as TTL_CEILING  # for the tests' imports
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
-MIN_KEY_BYTES: Final = 32
-TTL_CEILING: Final = 86_400
-MELTINGSPOT_ORIGIN: Final = "https://go.meltingspot.io"
+
+__all__ = [
+    "CONFIG_ENV",
+    "TTL_CEILING",
+    "ClientConfig",
+    "LimitsConfig",
+    "Settings",
+    "SpotConfig",
+    "deep_merge",
+    "describe",
+    "env_name",
+    "load_settings",
+    "read_toml",
+]
 
 log = logging.getLogger(__name__)
 
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _rate_limit(value: str) -> str:
-    try:
-        amount = parse_limit(value).amount
-    except ValueError:
-        raise ValueError(f"{value!r} is not a rate like 600/minute or 10/second") from None
-    if amount < 1:
-        raise ValueError(f"{value!r}: a limit lets at least one request through")
-    return value
-
-
-RateLimit = Annotated[str, AfterValidator(_rate_limit)]
-
-
-class SpotConfig(SpotRules):
-    """One MeltingSpot community this service issues tokens for, with its rules."""
-
-    id: str = Field(description="The Spot ID: the UUID after spot/ in the Spot's URL.")
-    private_key: SecretStr | None = None
-    private_key_file: Path | None = None
-    allow_short_key: bool = False
-    token_ttl_seconds: int = Field(default=60, ge=1, le=TTL_CEILING)
-    max_token_ttl_seconds: int = Field(default=300, ge=1, le=TTL_CEILING)
-    redirect_origins: StrList = Field(default_factory=lambda: [MELTINGSPOT_ORIGIN])
-    default_lang: Lang = "en"
-    default_timezone: str = "Europe/Paris"
-    authorize_rate_limit: RateLimit | None = Field(
-        default=None,
-        description="GET /authorize limit per client IP for this Spot "
-        "(default: limits.authorize_per_ip).",
-    )
-    entry_url: str | None = Field(
-        default=None,
-        description="Where GET /authorize sends a browser that brings no redirectUrl "
-        "(the 'from the app' flow): the Spot's SSO URL on an allowed origin.",
-    )
-
-    @field_validator("id")
-    @classmethod
-    def _spot_id(cls, value: str) -> str:
-        try:
-            return str(uuid.UUID(value.strip()))
-        except ValueError:
-            raise ValueError(
-                "must be the Spot's UUID, e.g. 129487c9-6acc-43d9-ab96-182ded763538"
-            ) from None
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        canonical = canonical_timezone(value)
-        if canonical is None:
-            raise ValueError(f"{value!r} is not an IANA time zone name")
-        return canonical
-
-    @field_validator("redirect_origins")
-    @classmethod
-    def _origins(cls, values: list[str]) -> list[str]:
-        return [_origin(value) for value in values]
-
-    @model_validator(mode="after")
-    def _entry_url(self) -> SpotConfig:
-        if self.entry_url is not None:
-            try:
-                self.entry_url = check_redirect_url(self.entry_url, self.redirect_origins)
-            except RedirectRefused as exc:
-                raise ValueError(f"entry_url: {str(exc).removeprefix('redirectUrl ')}") from None
-        return self
-
-    @model_validator(mode="after")
-    def _key_from_file(self) -> SpotConfig:
-        if self.private_key_file is not None:
-            self.private_key = secret_from_file(self.private_key_file, "private_key_file")
-        return self
-
-    @property
-    def key(self) -> SecretStr:
-        """The private key; only valid settings exist, so it is always set."""
-        assert self.private_key is not None
-        return self.private_key
-
-
-def _origin(value: str) -> str:
-    """``scheme://host[:port]``, lower-cased; http only for 127.0.0.1."""
-    match = re.fullmatch(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:]+\])(?::(\d{1,5}))?/?", value.lower())
-    if not match:
-        raise ValueError(f"{value!r} is not an origin like https://go.meltingspot.io")
-    scheme, host, port = match.groups()
-    if scheme == "http" and host != "127.0.0.1":
-        raise ValueError(f"{value!r}: plain http is allowed only for 127.0.0.1")
-    default = {"http": "80", "https": "443"}[scheme]
-    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-class ClientConfig(Section):
-    """A product backend allowed to call ``POST /tokens`` with an API key."""
-
-    key_sha256: StrList = Field(
-        description="SHA-256 hex digests of the client's API keys (two during a rollover)."
-    )
-    spots: StrList = Field(min_length=1, description="Aliases of the Spots it may use.")
-    rate_limit: RateLimit | None = Field(
-        default=None,
-        description="POST /tokens limit for this client (default: limits.tokens_per_client).",
-    )
-
-    @field_validator("key_sha256")
-    @classmethod
-    def _digests(cls, values: list[str]) -> list[str]:
-        digests = [value.strip().lower() for value in values]
-        bad = [d for d in digests if not _DIGEST.match(d)]
-        if bad or not digests:
-            raise ValueError("must be SHA-256 hex digests (64 hex characters each)")
-        return digests
-
-
-class LimitsConfig(Section):
-    """Rate limits: ``<count>/<second|minute|hour|day>``, counted in the shared state."""
-
-    enabled: bool = True
-    tokens_per_client: RateLimit = "600/minute"
-    authorize_per_ip: RateLimit = "60/minute"
-    failed_auth_per_ip: RateLimit = "20/minute"
 
 
 class Settings(BaseSettings):

@@ -35,7 +35,7 @@ from service.errors import (
 from service.identity.base import SessionContext
 from service.identity.forwarding import refused_entry
 from service.runtime.runtime import Runtime
-from service.settings.model import SpotConfig
+from service.settings.spots import SpotConfig
 from service.web.deps import client_ip_of, request_id_of, runtime_of
 from service.web.routes import operation_id
 
@@ -113,7 +113,7 @@ async def _authorize(
     destination = _destination(config, redirect_url)
     referrer = _referrer(config, referrer_url)
     session = _session(request, runtime, ip)
-    profile = await runtime.resolve_session(session) if session is not None else None
+    profile = await runtime.adapter.resolve_session(session) if session is not None else None
     if profile is None:
         return _login_bounce(request, runtime), "login_bounce"
     member, made = settle(profile, None, config, alias)

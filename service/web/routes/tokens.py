@@ -15,7 +15,7 @@ from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUs
 from service.identity.base import UserProfile
 from service.runtime.clients import ApiClient
 from service.runtime.runtime import Runtime
-from service.settings.model import TTL_CEILING
+from service.settings.spots import TTL_CEILING
 from service.web.body import json_body
 from service.web.deps import (
     API_KEY_SECURITY,
@@ -198,7 +198,7 @@ def _allowed_spot(runtime: Runtime, client: ApiClient, ref: str | None) -> str:
 
 
 async def _lookup(runtime: Runtime, user_id: str) -> UserProfile:
-    profile = await runtime.fetch_user(user_id)
+    profile = await runtime.adapter.fetch_user(user_id)
     if profile is None:
         raise UnknownUser(f"The identity source knows no user with ID {user_id!r}.")
     return profile

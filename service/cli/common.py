@@ -1,0 +1,47 @@
+"""What every ``spot-sso`` command shares: exit statuses, messages, settings, a runtime."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from service.demo import DEMO_BASE
+from service.runtime.runtime import Runtime
+from service.settings.model import Settings, load_settings
+
+T = TypeVar("T")
+
+EXIT_INVALID: Final = 1
+EXIT_CONFIG: Final = 2
+NO_SPOTS: Final = (
+    "spots: no Spot is configured; add a [spots.<alias>] table (or SPOT_SSO_SPOTS__<ALIAS>__ID)"
+)
+
+
+def err(message: str) -> None:
+    """``message`` on stderr, as ``spot-sso: message``."""
+    print(f"spot-sso: {message}", file=sys.stderr)
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The settings a command runs with: ``--config`` (or ``$SPOT_SSO_CONFIG``) and the
+    environment, on top of the demo's with ``--demo``."""
+    base = DEMO_BASE if getattr(args, "demo", False) else None
+    return load_settings(args.config, base=base)
+
+
+def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """``work`` done with a Runtime that lives and is closed in one event loop: its
+    connections to the host belong to the loop that opened them."""
+
+    async def main() -> T:
+        runtime = Runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(main())
