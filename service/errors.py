@@ -48,33 +48,47 @@ class FieldError:
 
 
 class ServiceError(Exception):
-    """Root of the tree; ``status`` and ``slug`` say how it shows over HTTP."""
+    """Root of the tree; ``status``, ``slug`` and ``title`` say how it shows over HTTP.
+
+    A subclass sets them as class keywords: ``class X(ServiceError, status=404,
+    slug="x", title="X")``; what it does not set, it inherits.
+    """
 
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
     browser_detail: ClassVar[str | None] = None  # shown to browsers instead of ``detail``
 
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        slug: str | None = None,
+        title: str | None = None,
+        browser_detail: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
+        cls.slug = slug or cls.slug
+        cls.title = title or cls.title
+        cls.browser_detail = browser_detail or cls.browser_detail
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
 
-class ConfigError(ServiceError):
+class ConfigError(ServiceError, slug="config-error", title="Invalid configuration"):
     """The configuration cannot start the service; ``problems`` name each field."""
-
-    slug = "config-error"
-    title = "Invalid configuration"
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
         self.problems = problems
 
 
-class InvalidRequest(ServiceError):
-    status = 422
-    slug = "invalid-request"
-    title = "Invalid request"
+class InvalidRequest(ServiceError, status=422, slug="invalid-request", title="Invalid request"):
+    """The request's input is invalid; ``errors`` name each bad field."""
 
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         summary = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors)
@@ -82,144 +96,131 @@ class InvalidRequest(ServiceError):
         self.errors = errors
 
 
-class PayloadTooLarge(ServiceError):
-    status = 413
-    slug = "payload-too-large"
-    title = "Payload too large"
+class PayloadTooLarge(
+    ServiceError, status=413, slug="payload-too-large", title="Payload too large"
+):
+    """The body is larger than ``max_body_bytes``."""
 
 
-class TooManyRequests(ServiceError):
+class TooManyRequests(ServiceError, status=429, slug="rate-limited", title="Too many requests"):
     """Over a rate limit; ``retry_after`` says how many seconds to wait."""
-
-    status = 429
-    slug = "rate-limited"
-    title = "Too many requests"
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 
 
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
+class UnsupportedMediaType(
+    ServiceError, status=415, slug="unsupported-media-type", title="Unsupported media type"
+):
+    """The body is not sent as JSON."""
 
 
-class BadBrowserRequest(ServiceError):
+class BadBrowserRequest(
+    ServiceError, status=400, slug="bad-request", title="This sign-in link cannot be used"
+):
     """``GET /authorize`` cannot go on with what the browser brought."""
 
-    status = 400
-    slug = "bad-request"
-    title = "This sign-in link cannot be used"
+
+class InvalidRedirect(
+    BadBrowserRequest, slug="invalid-redirect", title="This sign-in link is not allowed"
+):
+    """``redirectUrl`` or ``referrerUrl`` refused, or a parameter given twice."""
 
 
-class InvalidRedirect(BadBrowserRequest):
-    slug = "invalid-redirect"
-    title = "This sign-in link is not allowed"
+class SpotRequired(BadBrowserRequest, slug="spot-required", title="Which community?"):
+    """Several Spots are configured and the link names none."""
 
 
-class SpotRequired(BadBrowserRequest):
-    slug = "spot-required"
-    title = "Which community?"
+class SpotMismatch(
+    BadBrowserRequest, slug="spot-mismatch", title="This sign-in link names two communities"
+):
+    """``spot`` and ``redirectUrl`` name different Spots."""
 
 
-class SpotMismatch(BadBrowserRequest):
-    slug = "spot-mismatch"
-    title = "This sign-in link names two communities"
+class NoDestination(
+    BadBrowserRequest, slug="no-destination", title="Nowhere to go after signing in"
+):
+    """No ``redirectUrl`` and no ``entry_url``."""
 
 
-class NoDestination(BadBrowserRequest):
-    slug = "no-destination"
-    title = "Nowhere to go after signing in"
-
-
-class NotLoggedIn(ServiceError):
+class NotLoggedIn(ServiceError, status=401, slug="not-logged-in", title="You are not signed in"):
     """The browser has no session on the host platform, and no login page to go to."""
-
-    status = 401
-    slug = "not-logged-in"
-    title = "You are not signed in"
 
     def __init__(self, detail: str, login_url: str | None = None) -> None:
         super().__init__(detail)
         self.login_url = login_url
 
 
-class AuthenticationError(ServiceError):
-    status = 401
-    slug = "invalid-api-key"
-    title = "Not authenticated"
+class AuthenticationError(
+    ServiceError, status=401, slug="invalid-api-key", title="Not authenticated"
+):
+    """The API key is missing or not valid."""
 
 
-class MissingApiKey(AuthenticationError):
-    slug = "missing-api-key"
-    title = "API key missing"
+class MissingApiKey(AuthenticationError, slug="missing-api-key", title="API key missing"):
+    """No API key in ``Authorization: Bearer`` or ``X-API-Key``."""
 
 
-class InvalidApiKey(AuthenticationError):
-    slug = "invalid-api-key"
-    title = "API key not valid"
+class InvalidApiKey(AuthenticationError, slug="invalid-api-key", title="API key not valid"):
+    """An API key that no client holds."""
 
 
-class SpotNotAllowed(ServiceError):
-    status = 403
-    slug = "spot-not-allowed"
-    title = "Spot not allowed for this client"
+class SpotNotAllowed(
+    ServiceError, status=403, slug="spot-not-allowed", title="Spot not allowed for this client"
+):
+    """The client may not issue tokens for this Spot."""
 
 
-class UnknownSpot(ServiceError):
-    status = 404
-    slug = "unknown-spot"
-    title = "Unknown Spot"
+class UnknownSpot(ServiceError, status=404, slug="unknown-spot", title="Unknown Spot"):
+    """No Spot has this alias or Spot ID."""
 
 
-class UnknownUser(ServiceError):
-    status = 404
-    slug = "unknown-user"
-    title = "Unknown user"
+class UnknownUser(ServiceError, status=404, slug="unknown-user", title="Unknown user"):
+    """The identity source knows no user with this ID."""
 
 
-class UserNotAllowed(ServiceError):
-    """The host platform says this user may not enter the Spot."""
-
-    status = 403
-    slug = "user-not-allowed"
-    title = "User not allowed"
+class UserNotAllowed(ServiceError, status=403, slug="user-not-allowed", title="User not allowed"):
+    """The host platform (or the Spot's access rule) does not let this user in."""
 
 
-class ProfileUnusable(ServiceError):
+class ProfileUnusable(
+    ServiceError, status=502, slug="unusable-profile", title="User profile unusable"
+):
     """The host platform's profile of the user cannot make a valid token."""
-
-    status = 502
-    slug = "unusable-profile"
-    title = "User profile unusable"
 
     def __init__(self, detail: str, errors: list[FieldError]) -> None:
         super().__init__(detail)
         self.errors = errors
 
 
-class IdentityUnavailable(ServiceError):
+class IdentityUnavailable(
+    ServiceError,
+    status=503,
+    slug="identity-unavailable",
+    title="Identity source unavailable",
+    browser_detail="The host platform could not be reached, or did not answer in time.",
+):
     """The identity source could not answer (down, timeout, refused)."""
 
-    status = 503
-    slug = "identity-unavailable"
-    title = "Identity source unavailable"
-    browser_detail = "The host platform could not be reached, or did not answer in time."
 
-
-class IdentityBadResponse(IdentityUnavailable):
+class IdentityBadResponse(
+    IdentityUnavailable,
+    status=502,
+    slug="identity-bad-response",
+    title="Identity source answered badly",
+    browser_detail="The host platform answered with something this service cannot use.",
+):
     """The identity source answered, but with something unusable (5xx, bad JSON)."""
-
-    status = 502
-    slug = "identity-bad-response"
-    title = "Identity source answered badly"
-    browser_detail = "The host platform answered with something this service cannot use."
 
 
 class IdentityMismatch(IdentityBadResponse):
     """A user lookup answered with a profile whose id is not the id asked for."""
+
+
+def reason(exc: BaseException, limit: int = 200) -> str:
+    """An exception in a few words, for a message: its first line, or its type's name."""
+    return str(exc).split("\n")[0][:limit] or type(exc).__name__
 
 
 def field_errors(

@@ -1,20 +1,24 @@
-"""The client's IP address: the socket peer, or ``X-Forwarded-For`` behind trusted proxies."""
+"""IP networks, and the client's address: the socket peer, or ``X-Forwarded-For`` behind
+trusted proxies."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@lru_cache(maxsize=16)
-def networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+def parse_networks(values: Iterable[str | Network]) -> list[Network]:
+    """``values`` (``10.0.0.0/8``, ``::1``; host bits allowed) as networks; ``ValueError``
+    naming the first that is not one."""
+    return [ipaddress.ip_network(value, strict=False) for value in values]
 
 
-def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str | None, trusted: Sequence[Network]) -> bool:
+    """Whether ``address`` is an IP address inside one of the ``trusted`` networks."""
+    if address is None:
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -31,11 +35,11 @@ def client_ip(
     address that is not itself a trusted proxy is the client (the left part of the header
     is whatever the client chose to send, and is never believed).
     """
-    if peer is None or not forwarded_for or not _trusted(peer, trusted):
+    if peer is None or not forwarded_for or not is_trusted(peer, trusted):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.networks import client_ip, networks
+from service.networks import client_ip, parse_networks
 from service.web.app import create_app
 from tests.conftest import BILLING_KEY, MAIN_ID, PORTAL_KEY, bearer, make_settings
 
@@ -135,7 +135,7 @@ async def test_forwarded_for_counts_only_from_trusted_proxies() -> None:
         assert (first.status_code, second.status_code) == (401, 429)
 
 
-TRUSTED = networks(("10.0.0.0/8", "::1/128"))
+TRUSTED = parse_networks(["10.0.0.0/8", "::1/128"])
 
 
 @pytest.mark.parametrize(

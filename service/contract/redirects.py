@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Final
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import idna
 
@@ -39,20 +39,7 @@ def check_redirect_url(url: str, allowed_origins: Iterable[str]) -> str:
     ``allowed_origins`` are normalised origins (``https://go.meltingspot.io``,
     ``http://127.0.0.1:8000``), as the configuration stores them.
     """
-    _check_characters(url, "redirectUrl")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise RedirectRefused("redirectUrl is not a valid URL") from None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
-        raise RedirectRefused("redirectUrl must be an absolute http(s) URL")
-    if not url[len(parts.scheme) :].startswith("://") or not parts.netloc:
-        raise RedirectRefused("redirectUrl must be an absolute http(s) URL")
-    if "@" in parts.netloc:
-        raise RedirectRefused("redirectUrl must not contain a user name or password")
-    if "#" in url:
-        raise RedirectRefused("redirectUrl must not contain a fragment")
+    scheme, parts = _absolute(url, "redirectUrl")
     _check_no_dot_segments(parts.path)
     origin, netloc = _origin(scheme, parts.netloc)
     if origin not in set(allowed_origins):
@@ -64,24 +51,31 @@ def normalised_origin(value: str) -> str:
     """``value``, an origin (``scheme://host[:port]``, a trailing '/' allowed), as the
     redirect rules compare origins: lower case, international hosts in ``xn--`` form, no
     default port. ``RedirectRefused`` for anything else (a path, a user name, a query)."""
-    _check_characters(value, "the origin")
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        raise RedirectRefused("the origin is not a valid URL") from None
-    scheme = parts.scheme.lower()
-    if (
-        scheme not in DEFAULT_PORTS
-        or not parts.netloc
-        or "@" in parts.netloc
-        or parts.path not in ("", "/")
-        or parts.query
-        or "?" in value
-        or "#" in value
-    ):
+    scheme, parts = _absolute(value, "the origin")
+    if parts.path not in ("", "/") or "?" in value:
         raise RedirectRefused("the origin must be scheme://host[:port] only")
     origin, _ = _origin(scheme, parts.netloc)
     return origin
+
+
+def _absolute(url: str, name: str) -> tuple[str, SplitResult]:
+    """``url``'s lower-case scheme and parts, if it is an absolute http(s) URL with no
+    user name and no fragment; ``RedirectRefused`` naming ``name`` otherwise."""
+    _check_characters(url, name)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise RedirectRefused(f"{name} is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise RedirectRefused(f"{name} must be an absolute http(s) URL")
+    if not url[len(parts.scheme) :].startswith("://") or not parts.netloc:
+        raise RedirectRefused(f"{name} must be an absolute http(s) URL")
+    if "@" in parts.netloc:
+        raise RedirectRefused(f"{name} must not contain a user name or password")
+    if "#" in url:
+        raise RedirectRefused(f"{name} must not contain a fragment")
+    return scheme, parts
 
 
 def _check_no_dot_segments(path: str) -> None:

@@ -38,15 +38,16 @@ class DomainRules(RuleTable):
 
     @model_validator(mode="after")
     def _known_keys(self) -> DomainRules:
-        unknown = sorted({k for keys in self.by_group.values() for k in keys} - set(self.urls))
-        if unknown:
-            raise ValueError(f"by_group names domain keys missing from urls: {', '.join(unknown)}")
+        _refuse(
+            "by_group names domain keys missing from urls",
+            sorted(self.group_bound - set(self.urls)),
+        )
         return self
 
     @property
     def group_bound(self) -> frozenset[str]:
         """Keys that some group grants: the others are set for everyone."""
-        return frozenset(k for keys in self.by_group.values() for k in keys)
+        return _all_values(self.by_group)
 
 
 class SpotRules(RuleTable):
@@ -69,12 +70,22 @@ class SpotRules(RuleTable):
     @field_validator("groups")
     @classmethod
     def _no_empty_lists(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        empty = [group for group, ids in value.items() if not ids]
-        if empty:
-            raise ValueError(f"host groups mapped to no Spot group: {', '.join(empty)}")
+        _refuse(
+            "host groups mapped to no Spot group",
+            [group for group, ids in value.items() if not ids],
+        )
         return value
 
     @property
     def mapped_groups(self) -> frozenset[str]:
         """Every Spot group these rules manage; other Spot groups are never touched."""
-        return frozenset(g for ids in self.groups.values() for g in ids)
+        return _all_values(self.groups)
+
+
+def _all_values(lists: dict[str, list[str]]) -> frozenset[str]:
+    return frozenset(value for values in lists.values() for value in values)
+
+
+def _refuse(problem: str, names: list[str]) -> None:
+    if names:
+        raise ValueError(f"{problem}: {', '.join(names)}")

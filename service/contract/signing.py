@@ -14,6 +14,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError
 from pydantic import SecretStr
 
 from service.contract.claims import SpotClaims
+from service.errors import reason
 
 ALGORITHM: Final = "HS256"
 _VERIFY_OPTIONS: Final = {
@@ -83,7 +84,7 @@ def _require_numeric_times(claims: dict[str, Any]) -> None:
 
 
 def _reason(exc: JOSEError) -> str:
-    text = str(exc) or type(exc).__name__
+    text = reason(exc)
     if "Signature verification failed" in text:
         return "the signature does not match this Spot's key"
     return text

@@ -45,12 +45,8 @@ API_HEADERS: Final[dict[str, str]] = {
 _URL_CHARS = re.compile(r"[\x21-\x7e]+")
 
 STYLE: Final = """
-body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
-.banner { background: #b42318; color: #fff; text-align: center; padding: .4rem;
-  font-weight: 600; letter-spacing: .05em; }
-main { max-width: 40rem; margin: 2rem auto; padding: 1.5rem 2rem; background: #fff;
-  border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
-h1 { font-size: 1.4rem; margin-top: 0; }
+body { background: #f6f7f9; }
+main { max-width: 40rem; }
 form { margin: .5rem 0; }
 button { font: inherit; width: 100%; text-align: left; padding: .6rem .9rem; cursor: pointer;
   border: 1px solid #c9ced8; border-radius: 8px; background: #fbfcfd; }

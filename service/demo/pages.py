@@ -20,12 +20,23 @@ PAGE_HEADERS: Final[dict[str, str]] = {
 }
 
 
+# What every demo page looks like; a page's own ``style`` comes after, and wins.
+BASE_STYLE: Final = """
+body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1d2330; }
+.banner { background: #b42318; color: #fff; text-align: center; padding: .4rem;
+  font-weight: 600; letter-spacing: .05em; }
+main { margin: 2rem auto; padding: 1.5rem 2rem; background: #fff;
+  border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
+h1 { font-size: 1.4rem; margin-top: 0; }
+"""
+
+
 def demo_page(title: str, body: str, style: str, status: int = 200) -> HTMLResponse:
     """A page with the DEMO banner; ``body`` is HTML its caller has already escaped."""
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{style}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{BASE_STYLE}{style}</style></head><body>"
         '<div class="banner" role="note">DEMO — not for production</div>'
         f"<main>{body}</main></body></html>"
     )

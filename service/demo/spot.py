@@ -25,12 +25,8 @@ MOUNT_PATH: Final = "/demo/spot"
 CALLBACK_PATH: Final = "/sso/callback"
 
 STYLE: Final = """
-body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f4f3ff; color: #1d2330; }
-.banner { background: #b42318; color: #fff; text-align: center; padding: .4rem;
-  font-weight: 600; letter-spacing: .05em; }
-main { max-width: 46rem; margin: 2rem auto; padding: 1.5rem 2rem; background: #fff;
-  border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
-h1 { font-size: 1.4rem; margin-top: 0; }
+body { background: #f4f3ff; }
+main { max-width: 46rem; }
 .button { display: inline-block; padding: .6rem 1.1rem; border-radius: 8px; margin: .3rem .5rem
   .3rem 0; background: #6941c6; color: #fff; text-decoration: none; font-weight: 600; }
 .button.secondary { background: #fff; color: #6941c6; border: 1px solid #6941c6; }

@@ -36,12 +36,14 @@ from service.errors import (
     IdentityUnavailable,
     ProfileUnusable,
     field_errors,
+    reason,
 )
 from service.identity.base import AdapterBase, SessionContext, UserProfile
 from service.identity.client import FRESH_CONNECTION
 from service.identity.forwarding import refused_entry
 from service.settings.identity import HttpAdapterConfig
 from service.state.shared import Cache, MemoryCache
+from service.streams import read_at_most
 
 NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
 
@@ -149,7 +151,7 @@ class HttpAdapter(AdapterBase):
                     except httpx.ConnectError as exc:
                         if attempt + 1 == attempts:
                             raise IdentityUnavailable(
-                                f"{host}: cannot connect for the {what} ({_reason(exc)})"
+                                f"{host}: cannot connect for the {what} ({reason(exc)})"
                             ) from None
         except TimeoutError:
             raise IdentityUnavailable(
@@ -162,10 +164,10 @@ class HttpAdapter(AdapterBase):
             ) from None
         except (httpx.RemoteProtocolError, httpx.DecodingError) as exc:
             raise IdentityBadResponse(
-                f"{host}: the {what} answer is not valid HTTP ({_reason(exc)})"
+                f"{host}: the {what} answer is not valid HTTP ({reason(exc)})"
             ) from None
         except httpx.HTTPError as exc:
-            raise IdentityUnavailable(f"{host}: the {what} failed ({_reason(exc)})") from None
+            raise IdentityUnavailable(f"{host}: the {what} failed ({reason(exc)})") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _fetch(
@@ -189,7 +191,12 @@ class HttpAdapter(AdapterBase):
                 return None
             if reply.status_code != 200:
                 raise IdentityBadResponse(f"{host}: the {what} answered HTTP {reply.status_code}")
-            body = await self._read_capped(reply, host, what)
+            limit = self._config.max_response_bytes
+            too_large = IdentityBadResponse(
+                f"{host}: the {what} answer is larger than {limit} bytes"
+            )
+            declared = reply.headers.get("content-length")
+            body = await read_at_most(reply.aiter_bytes(), limit, declared, too_large)
             profile = self._profile(_json(body, host, what), host)
             if expect_id is not None and profile.id != expect_id:
                 # Not this request's answer: the connection is out of step with the host,
@@ -202,20 +209,6 @@ class HttpAdapter(AdapterBase):
             return profile
         finally:
             await reply.aclose()
-
-    async def _read_capped(self, reply: httpx.Response, host: str, what: str) -> bytes:
-        limit = self._config.max_response_bytes
-        declared = reply.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise IdentityBadResponse(f"{host}: the {what} answer is larger than {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in reply.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise IdentityBadResponse(f"{host}: the {what} answer is larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _profile(self, data: Any, host: str) -> UserProfile:
         """The ``UserProfile`` in the host's JSON, found by the configured dotted paths."""
@@ -300,10 +293,6 @@ def _host(url: str) -> str:
     if not parts.hostname:
         return "the host platform"
     return parts.hostname + (f":{parts.port}" if parts.port else "")
-
-
-def _reason(exc: httpx.HTTPError) -> str:
-    return str(exc).split("\n")[0][:200] or type(exc).__name__
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:

@@ -7,9 +7,9 @@ networks in ``trusted_header_from`` (loopback by default), never from anyone els
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from service.errors import ConfigError
 from service.identity.base import AdapterBase, SessionContext, UserProfile
+from service.networks import Network, is_trusted, parse_networks
 from service.settings.identity import StaticAdapterConfig, StaticUser
 from service.settings.model import describe
 
@@ -31,11 +32,11 @@ class StaticAdapter(AdapterBase):
         users: list[UserProfile],
         *,
         trusted_header: str | None = None,
-        trusted_header_from: list[str] | None = None,
+        trusted_header_from: Sequence[str | Network] = (),
     ) -> None:
         self._users = {user.id: user for user in users}
         self._header = trusted_header.lower() if trusted_header else None
-        self._proxies = [ipaddress.ip_network(n) for n in trusted_header_from or []]
+        self._proxies = parse_networks(trusted_header_from)
 
     @classmethod
     def from_config(cls, config: StaticAdapterConfig) -> StaticAdapter:
@@ -60,7 +61,7 @@ class StaticAdapter(AdapterBase):
         return self._users.get(user_id)
 
     async def resolve_session(self, ctx: SessionContext) -> UserProfile | None:
-        if self._header is None or not self._from_trusted_proxy(ctx.peer_ip or ctx.client_ip):
+        if self._header is None or not is_trusted(ctx.peer_ip or ctx.client_ip, self._proxies):
             return None
         user_id = ctx.headers.get(self._header, "").strip()
         return self._users.get(user_id) if user_id else None
@@ -70,15 +71,6 @@ class StaticAdapter(AdapterBase):
 
     async def ready(self) -> dict[str, Any]:
         return {"users": len(self._users)}
-
-    def _from_trusted_proxy(self, client_ip: str | None) -> bool:
-        if client_ip is None:
-            return False
-        try:
-            address = ipaddress.ip_address(client_ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self._proxies)
 
 
 def load_users_file(path: Path) -> list[StaticUser]:

@@ -18,63 +18,57 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.tokens_issued = Counter(
-            "spot_sso_tokens_issued",
-            "Tokens issued, by Spot alias and flow.",
-            ["spot", "flow"],
-            registry=self.registry,
+        self.tokens_issued = self._counter(
+            "spot_sso_tokens_issued", "Tokens issued, by Spot alias and flow.", "spot", "flow"
         )
-        self.request_duration = Histogram(
+        self.request_duration = self._histogram(
             "spot_sso_http_request_duration_seconds",
             "Time to answer an HTTP request, by route template, method and status.",
-            ["route", "method", "status"],
-            buckets=_BUCKETS,
-            registry=self.registry,
+            "route",
+            "method",
+            "status",
         )
-        self.authorize_outcomes = Counter(
+        self.authorize_outcomes = self._counter(
             "spot_sso_authorize_outcomes",
             "GET /authorize outcomes: redirected, login_bounce, or the problem that refused it.",
-            ["outcome"],
-            registry=self.registry,
+            "outcome",
         )
-        self.identity_duration = Histogram(
+        self.identity_duration = self._histogram(
             "spot_sso_identity_request_duration_seconds",
             "Time the identity adapter took, by operation (session, lookup).",
-            ["operation"],
-            buckets=_BUCKETS,
-            registry=self.registry,
+            "operation",
         )
-        self.identity_errors = Counter(
+        self.identity_errors = self._counter(
             "spot_sso_identity_errors",
             "Identity adapter failures, by operation and kind (the problem type).",
-            ["operation", "kind"],
-            registry=self.registry,
+            "operation",
+            "kind",
         )
-        self.identity_mismatches = Counter(
+        self.identity_mismatches = self._counter(
             "spot_sso_identity_mismatches",
             "User lookups the host answered with another user's profile (refused).",
-            registry=self.registry,
         )
-        self.forwarded_values_refused = Counter(
+        self.forwarded_values_refused = self._counter(
             "spot_sso_forwarded_values_refused",
             "Browser sessions treated as absent: a forwarded cookie or header held more "
             "than plain characters (kind: cookie, header).",
-            ["kind"],
-            registry=self.registry,
+            "kind",
         )
-        self.rate_limited = Counter(
-            "spot_sso_rate_limited",
-            "Requests refused by a rate limit, by limit.",
-            ["limit"],
-            registry=self.registry,
+        self.rate_limited = self._counter(
+            "spot_sso_rate_limited", "Requests refused by a rate limit, by limit.", "limit"
         )
-        self.redis_errors = Counter(
+        self.redis_errors = self._counter(
             "spot_sso_redis_errors",
             "Redis failures that degraded a component (ratelimit, cache, readyz).",
-            ["component"],
-            registry=self.registry,
+            "component",
         )
 
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _histogram(self, name: str, documentation: str, *labels: str) -> Histogram:
+        return Histogram(name, documentation, labels, buckets=_BUCKETS, registry=self.registry)

@@ -25,7 +25,7 @@ from service.errors import (
 from service.identity.base import IdentityAdapter
 from service.identity.client import host_client
 from service.identity.factory import build_adapter
-from service.networks import client_ip, networks
+from service.networks import client_ip
 from service.observability.metrics import Metrics
 from service.runtime.clients import ApiClients
 from service.runtime.metered import MeteredAdapter
@@ -76,7 +76,7 @@ class Runtime:
         self.http = http or host_client(timeout=HTTP_TIMEOUT, max_connections=HTTP_MAX_CONNECTIONS)
         self.state = SharedState(settings.redis_url, self.metrics)
         self.limiter = RateLimiter(self.state, self.metrics, enabled=settings.limits.enabled)
-        self.trusted_proxies = networks(tuple(settings.trusted_proxies))
+        self.trusted_proxies = settings.trusted_proxies
         self.adapter = MeteredAdapter(
             adapter or build_adapter(settings.identity, self.http, self.state.cache), self.metrics
         )

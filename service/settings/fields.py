@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
 from pydantic_settings import NoDecode
 
+from service.networks import Network, parse_networks
 from service.secrets import read_secret_file
 
 
@@ -32,14 +33,18 @@ TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
 
 
-def _networks(values: list[str]) -> list[str]:
+def _networks(values: list[str]) -> list[Network]:
     try:
-        return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+        return parse_networks(values)
     except ValueError as exc:
         raise ValueError(f"must be IP networks like 10.0.0.0/8: {exc}") from None
 
 
-NetworkList = Annotated[StrList, AfterValidator(_networks)]
+NetworkList = Annotated[
+    list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    NoDecode,
+    BeforeValidator(lambda value: _networks(_string_list(value))),
+]
 """IP networks (``10.0.0.0/8``, ``::1``), from a list or comma-separated text."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from service.contract.profile import UserProfile
+from service.networks import parse_networks
 from service.secrets import is_placeholder
 from service.settings.fields import TOKEN, NetworkList, Section, StrList, secret_from_file
 
@@ -26,7 +27,9 @@ class StaticAdapterConfig(Section):
     users_file: Path | None = None
     users: list[StaticUser] = Field(default_factory=list)
     trusted_header: str | None = None
-    trusted_header_from: NetworkList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    trusted_header_from: NetworkList = Field(
+        default_factory=lambda: parse_networks(["127.0.0.1/32", "::1/128"])
+    )
 
 
 class ProfileFields(Section):

@@ -18,6 +18,7 @@ from service.errors import (
     UnsupportedMediaType,
     field_errors,
 )
+from service.streams import read_at_most
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,27 +37,15 @@ async def json_body(request: Request, model: type[M], max_bytes: int) -> M:
         raise UnsupportedMediaType(
             f"The body must be JSON: send 'Content-Type: application/json', not {content_type!r}."
         )
-    raw = await _read_capped(request, max_bytes)
+    too_large = PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+    declared = request.headers.get("content-length")
+    raw = await read_at_most(request.stream(), max_bytes, declared, too_large)
     if not raw.strip():
         raise InvalidRequest([FieldError("", "a JSON body is required")])
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidRequest([explain(error) for error in exc.errors()]) from None
-
-
-async def _read_capped(request: Request, max_bytes: int) -> bytes:
-    too_large = PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def explain(error: Any, skip: int = 0) -> FieldError:

@@ -22,8 +22,10 @@ from service.errors import (
     FieldError,
     InvalidApiKey,
     InvalidRequest,
+    PayloadTooLarge,
     ServiceError,
     TooManyRequests,
+    UnsupportedMediaType,
 )
 from service.web.body import explain
 from service.web.deps import SECURITY_SCHEMES
@@ -38,8 +40,9 @@ log = logging.getLogger("spot_sso.errors")
 _HTTP_SLUGS: Final = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+    **{
+        error.status: (error.slug, error.title) for error in (PayloadTooLarge, UnsupportedMediaType)
+    },
 }
 
 
