@@ -1,10 +1,12 @@
 # The two commands: `make demo` and `make test`. Both create .venv on first use.
+# `make test-fast` runs the unit and integration tests only (no spot-sso process, no
+# browser, no bench): under half a minute.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format openapi clean bench
+.PHONY: demo test test-fast lint format openapi clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -19,6 +21,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/integration
 
 # Throughput, latency and memory against a bare FastAPI app; writes bench/results.md.
 # Needs wrk (Debian package; installed when run as root). A few minutes; not part of test.

@@ -8,8 +8,10 @@ paced generator at half the measured rate, and writes one report (bench/results.
 
     .venv/bin/python bench/run.py [--duration 10] [--workers 1,2] [--quick] [--output F]
 
-``--quick`` is the smoke mode: 1 s per scenario, 1 worker, no leak run, a short
-micro-benchmark, and the report goes to a temporary file unless ``--output`` is given.
+``--quick`` is the smoke mode (a few seconds): every server started at once, each
+server's scenarios then probed and driven by wrk for 1 s, the servers side by side (no
+warm-up, no half-rate run, no baseline re-measurement), 1 worker, no leak run, a very
+short micro-benchmark; the report goes to a temporary file unless ``--output`` is given.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -447,16 +450,19 @@ def measure(
     server: servers.Server,
     host: servers.Server | None,
     reference: tuple[servers.Server, Scenario] | None = None,
+    workdir: Path | None = None,
 ) -> Outcome:
     """One scenario: wrk at full load, then the half-rate runs. With ``reference`` (the
     baseline server, idle meanwhile, and its matching scenario), the baseline is measured
-    again just before, so the ratio compares two figures taken a few seconds apart."""
+    again just before, so the ratio compares two figures taken a few seconds apart.
+    ``workdir`` (default the run's) holds wrk's scripts: one of its own for each scenario
+    measured at the same time as others."""
     args = run.args
     probe(server.url, scenario.request)
     common = {
         "connections": args.connections,
         "threads": args.threads,
-        "workdir": run.workdir,
+        "workdir": workdir or run.workdir,
     }
     reference_rps = None
     if reference is not None:
@@ -466,7 +472,8 @@ def measure(
         again = run_wrk(run.wrk, base_server.url, base_scenario.request, seconds=seconds, **common)
         reference_rps = again.rps
     log(f"  {scenario.key}: warm-up {args.warmup}s, wrk {args.duration}s")
-    run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
+    if args.warmup:  # none in --quick
+        run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
     workers = server.worker_pids()
     host_pids = [host.process.pid] if host else []
     watched = [server.process.pid, *[p for p in workers if p != server.process.pid], *host_pids]
@@ -523,15 +530,7 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
                 if not todo:
                     continue
                 if spec.needs_host and host is None:
-                    log("starting the host platform app (bench/host_app.py, 1 worker)")
-                    host = servers.start_server(
-                        "host",
-                        "bench.host_app:app",
-                        workers=1,
-                        log=run.workdir / "host.log",
-                        env={"BENCH_HOST_TOKEN": run.sec.host_token},
-                        app_dir=run.src,
-                    )
+                    host = start_host(run)
                 if key == "baseline":
                     # Kept running, idle, for the re-measurements before each scenario.
                     baseline = stack.enter_context(running(run, spec, workers, None))
@@ -555,6 +554,24 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
         finally:
             if host is not None:
                 host.stop()
+    set_ratios(run, workers)
+
+
+def start_host(run: Run) -> servers.Server:
+    log("starting the host platform app (bench/host_app.py, 1 worker)")
+    return servers.start_server(
+        "host",
+        "bench.host_app:app",
+        workers=1,
+        log=run.workdir / "host.log",
+        env={"BENCH_HOST_TOKEN": run.sec.host_token},
+        app_dir=run.src,
+    )
+
+
+def set_ratios(run: Run, workers: int) -> None:
+    """Each scenario's req/s over its baseline's, the baseline measured just before it if
+    it was, else in the same pass."""
     for outcome in run.outcomes:
         if outcome.workers == workers and outcome.scenario.baseline:
             base_outcome = next(
@@ -568,6 +585,38 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
             denominator = outcome.reference_rps or (base_outcome.rps if base_outcome else 0)
             if denominator:
                 outcome.ratio = outcome.rps / denominator
+
+
+def run_quick_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
+    """``--quick``: every server started at once, then each server's scenarios probed and
+    driven by wrk one after another, the servers side by side (wrk's scripts in a
+    directory per server). The servers share the machine, so the figures mean nothing:
+    the pass shows that each scenario answers as it claims and that wrk drives it, in a
+    few seconds."""
+    by_server: dict[str, list[Scenario]] = {}
+    for scenario in chosen:
+        by_server.setdefault(scenario.server, []).append(scenario)
+    specs = [spec for key, spec in SERVER_SPECS.items() if key in by_server]
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        host = start_host(run) if any(spec.needs_host for spec in specs) else None
+        if host is not None:
+            stack.callback(host.stop)
+
+        def start(spec: ServerSpec) -> servers.Server:
+            host_url = host.url if host is not None and spec.needs_host else None
+            return stack.enter_context(running(run, spec, workers, host_url))
+
+        def drive(spec: ServerSpec, server: servers.Server) -> list[Outcome]:
+            workdir = run.workdir / spec.key
+            workdir.mkdir()
+            host_of = host if spec.needs_host else None
+            return [measure(run, s, server, host_of, workdir=workdir) for s in by_server[spec.key]]
+
+        started = list(pool.map(start, specs))
+        measured = {o.scenario.key: o for done in pool.map(drive, specs, started) for o in done}
+        list(pool.map(servers.Server.stop, started))  # side by side too; the stack's is a no-op
+    run.outcomes.extend(measured[scenario.key] for scenario in chosen)
+    set_ratios(run, workers)
 
 
 def leak_check(run: Run, chosen: list[Scenario]) -> None:
@@ -784,6 +833,15 @@ def report(run: Run, command: str) -> str:
         "",
         "## How",
         "",
+        *(
+            [
+                "- **Quick smoke run**: every server below started at once and driven at the "
+                "same time, its scenarios one after another, one short wrk run each (no "
+                "warm-up, no half-rate run, no baseline re-measurement).",
+            ]
+            if args.quick
+            else []
+        ),
         f"- Every server: `{uvicorn}` (`--factory service.web.app:app_from_environment` for spot-sso, "
         "`bench.baseline:app` for the bare FastAPI app; SNAPSHOT is the copy of service/ and "
         "bench/ taken at the start). Servers run one after another; the host "
@@ -893,10 +951,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--duration", type=int, help="seconds of wrk per scenario (default 10; quick 1)"
     )
     parser.add_argument(
-        "--warmup", type=int, help="seconds of wrk before each scenario (default 2; quick 1)"
+        "--warmup", type=int, help="seconds of wrk before each scenario (default 2; quick 0)"
     )
     parser.add_argument(
-        "--paced-seconds", type=float, help="seconds of the half-rate run (default 5; quick 1)"
+        "--paced-seconds", type=float, help="seconds of the half-rate run (default 5; quick 0)"
     )
     parser.add_argument(
         "--paced-runs",
@@ -914,11 +972,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--micro-seconds",
         type=float,
-        help="seconds per micro-benchmark case (default 1; quick 0.2)",
+        help="seconds per micro-benchmark case (default 1; quick 0.02)",
     )
     parser.add_argument("--only", help="scenario keys, comma-separated (baselines are added)")
     parser.add_argument(
-        "--quick", action="store_true", help="smoke mode: one short pass of every scenario"
+        "--quick",
+        action="store_true",
+        help="smoke mode: every server at once, each scenario once, briefly (a few seconds)",
     )
     parser.add_argument(
         "--output", help="report file (default bench/results.md; quick: a temporary file)"
@@ -930,12 +990,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     quick = args.quick
     defaults = {
         "duration": 1 if quick else 10,
-        "warmup": 1 if quick else 2,
-        "paced_seconds": 1.0 if quick else 5.0,
+        "warmup": 0 if quick else 2,
+        "paced_seconds": 0.0 if quick else 5.0,
         "paced_runs": 1 if quick else 3,
         "workers": "1" if quick else "1,2",
         "leak_requests": 0 if quick else 100_000,
-        "micro_seconds": 0.2 if quick else 1.0,
+        "micro_seconds": 0.02 if quick else 1.0,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -943,7 +1003,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
     if (
         args.duration < 1
-        or args.warmup < 1
+        or args.warmup < (0 if quick else 1)  # --quick runs without a warm-up
         or not args.worker_counts
         or min(args.worker_counts) < 1
     ):
@@ -989,7 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
             run.budget = run_budget(100, 1) if args.quick else run_budget()
         for workers in args.worker_counts:
             log(f"pass with {workers} worker(s)")
-            run_pass(run, workers, chosen)
+            (run_quick_pass if args.quick else run_pass)(run, workers, chosen)
         if args.leak_requests and any(s.key == "tokens-user" for s in chosen):
             log(f"leak check: {args.leak_requests:,} requests")
             leak_check(run, chosen)

@@ -1,61 +1,30 @@
-"""Shared test fixtures: a two-Spot configuration, its API keys, an app per test."""
+"""Shared fixtures: a two-Spot app per test, a clean environment, the session's logs.
+
+The suite has three levels, one folder each: ``tests/unit`` (pure functions and models),
+``tests/integration`` (the app in process, Redis, small servers on 127.0.0.1) and
+``tests/e2e`` (real ``spot-sso`` processes, Chromium, the bench). Every test is marked
+with its level (``pytest -m unit``); what the tests share lives in ``tests/support``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.observability.logs import JsonFormatter, Redactor
-from service.runtime.clients import key_digest
-from service.settings.model import Settings, deep_merge
+from service.settings.model import Settings
 from service.web.app import create_app
+from tests.support.apps import lifespan_client
+from tests.support.logs import LogCapture
+from tests.support.settings import make_settings
 
-MAIN_ID = "129487c9-6acc-43d9-ab96-182ded763538"
-OTHER_ID = "5f0c6a34-2b7e-4d0a-9d51-0a8b7c6d5e4f"
-MAIN_KEY = "main-spot-test-key-0123456789abcdef-XYZ"
-OTHER_KEY = "other-spot-test-key-0123456789abcdef-XYZ"
-BILLING_KEY = "sso_test-billing-key-abcdefghijklmnopqrstuvwxyz"
-PORTAL_KEY = "sso_test-portal-key-abcdefghijklmnopqrstuvwxyz"
-
-USERS: list[dict[str, Any]] = [
-    {
-        "id": "u-1",
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "title": "Analyst",
-        "locale": "fr-FR",
-        "timezone": "europe/london",
-        "groups": ["staff"],
-    },
-    {"id": "u-bad-email", "email": "not-an-email", "first_name": "Bad", "last_name": "Mail"},
-]
-
-
-def settings_data(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "public_url": "http://127.0.0.1:8000",
-        "spots": {
-            "main": {"id": MAIN_ID, "private_key": MAIN_KEY, "default_timezone": "Europe/Berlin"},
-            "other": {"id": OTHER_ID, "private_key": OTHER_KEY, "default_lang": "de"},
-        },
-        "clients": {
-            "billing": {"key_sha256": [key_digest(BILLING_KEY)], "spots": ["main"]},
-            "portal": {"key_sha256": [key_digest(PORTAL_KEY)], "spots": ["main", "other"]},
-        },
-        "identity": {"adapter": "static", "static": {"users": USERS}},
-    }
-    return deep_merge(base, overrides)
-
-
-def make_settings(**overrides: Any) -> Settings:
-    return Settings.model_validate(settings_data(**overrides))
+TESTS = Path(__file__).resolve().parent
+LEVELS = ("unit", "integration", "e2e")
 
 
 @pytest.fixture(autouse=True)
@@ -79,36 +48,13 @@ def app(settings: Settings) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``app`` in process, its lifespan running."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-class LogCapture(logging.Handler):
-    """Every log record of the session, redacted and formatted as in production."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.addFilter(Redactor())
-        self.setFormatter(JsonFormatter())
-        self.lines: list[str] = []
-        self.failures: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(self.format(record))
-        except Exception as exc:
-            self.failures.append(f"{record.name}: {exc!r}")
+    async with lifespan_client(app) as http:
+        yield http
 
 
 @pytest.fixture(scope="session", autouse=True)
 def log_capture() -> Iterator[LogCapture]:
-    """Keeps every log line of the session; tests/test_zz_log_capture.py checks them."""
+    """Keeps every log line of the session; tests/integration/test_zz_log_capture.py checks them."""
     root = logging.getLogger()
     handler, level = LogCapture(), root.level
     root.addHandler(handler)
@@ -119,6 +65,12 @@ def log_capture() -> Iterator[LogCapture]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The session's log check runs last, once every other test has logged."""
+    """Each test is marked with its level (its folder); the session's log check runs
+    last, once every other test has logged."""
+    for item in items:
+        path = item.path.resolve()
+        level = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else None
+        if level in LEVELS:
+            item.add_marker(level)
     last = [item for item in items if item.path.name == "test_zz_log_capture.py"]
     items[:] = [item for item in items if item not in last] + last

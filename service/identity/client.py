@@ -20,6 +20,8 @@ ours. What this module adds sits around that transport, never inside it:
 
 from __future__ import annotations
 
+import functools
+import ssl
 import urllib.request
 from http.cookiejar import DefaultCookiePolicy
 from typing import Final
@@ -55,6 +57,14 @@ def host_client(
     return client
 
 
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CA bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set), built once per process and shared by every transport:
+    reading and parsing the CA bundle is the slow part of making one."""
+    return httpx.create_ssl_context()
+
+
 class HostTransport(httpx.AsyncBaseTransport):
     """httpx's transports, chosen per request (proxy or not, fresh connection or pooled),
     with every ``Set-Cookie`` removed from the answers."""
@@ -74,7 +84,7 @@ class HostTransport(httpx.AsyncBaseTransport):
                     keepalive_expiry=KEEPALIVE_SECONDS,
                 )
                 self._routes[proxy, fresh] = transport or httpx.AsyncHTTPTransport(
-                    limits=limits, proxy=proxy
+                    limits=limits, proxy=proxy, verify=ssl_context()
                 )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from service.demo import DEMO_PRIVATE_KEY, DEMO_SPOT_ID
-from tests.e2e.conftest import Server
+from tests.support.processes import Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

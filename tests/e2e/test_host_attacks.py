@@ -24,10 +24,10 @@ import jwt
 import pytest
 
 from service.demo import DEMO_PRIVATE_KEY
-from service.runtime.clients import key_digest
-from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY
-from tests.e2e.conftest import Server
-from tests.raw_host import Peer, RawHost, Received, answer, profile
+from tests.support.config import write_config
+from tests.support.processes import Server
+from tests.support.raw_host import Peer, RawHost, Received, answer, profile
+from tests.support.settings import BILLING_KEY, MAIN_ID, MAIN_KEY, http_identity
 
 pytestmark = pytest.mark.e2e
 
@@ -40,30 +40,24 @@ CLIENT_TIMEOUT = httpx.Timeout(20.0)
 Start = Callable[..., Server]
 
 
-def write_config(directory: Path, host_url: str, **http: Any) -> Path:
+def host_config(directory: Path, host_url: str, **http: Any) -> Path:
     """spot-sso against ``host_url``: no cache, no rate limits, one Spot, one client."""
-    settings = {
-        "session_url": f"{host_url}/api/me",
-        "user_url": f"{host_url}/api/users/{{user_id}}",
+    defaults = {
         "login_url": LOGIN,
         "forward_cookies": ["sid"],
         "forward_headers": ["x-host-session"],
         "token": HOST_TOKEN,
         "user_cache_ttl_seconds": 0,
         "retry_on_connect_error": False,
-        **http,
     }
-    lines = [f"{name} = {json.dumps(value)}" for name, value in settings.items()]
-    path = directory / "spot-sso.toml"
-    path.write_text(
-        'public_url = "http://127.0.0.1:9"\n'
-        f'[spots.main]\nid = "{MAIN_ID}"\nprivate_key = "{MAIN_KEY}"\n'
-        'entry_url = "https://go.meltingspot.io/spot/' + MAIN_ID + '/sso"\n'
-        f'[clients.billing]\nkey_sha256 = ["{key_digest(BILLING_KEY)}"]\nspots = ["main"]\n'
-        "[limits]\nenabled = false\n"
-        '[identity]\nadapter = "http"\n[identity.http]\n' + "\n".join(lines) + "\n"
+    identity = http_identity(host_url, **defaults | http)
+    return write_config(
+        directory / "spot-sso.toml",
+        public_url="http://127.0.0.1:9",
+        spots={"main": {"entry_url": f"https://go.meltingspot.io/spot/{MAIN_ID}/sso"}},
+        limits={"enabled": False},
+        identity={"static": None, **identity},
     )
-    return path
 
 
 def sub_of(token: str, key: str = MAIN_KEY) -> str:
@@ -93,7 +87,7 @@ def served(tmp_path: Path, server_factory: Start) -> Callable[..., Server]:
     """``served(host, **http)``: a spot-sso process whose identity source is ``host``."""
 
     def start(host: RawHost, **http: Any) -> Server:
-        return server_factory(["serve", "--config", str(write_config(tmp_path, host.url, **http))])
+        return server_factory(["serve", "--config", str(host_config(tmp_path, host.url, **http))])
 
     return start
 

@@ -13,34 +13,25 @@ import pytest
 
 from service.demo import DEMO_API_KEY, DEMO_PRIVATE_KEY, DEMO_SPOT_ID
 from service.runtime.clients import key_digest
-from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY
-from tests.e2e.conftest import Server
+from tests.support.config import write_config, write_users
+from tests.support.processes import Server
+from tests.support.settings import BILLING_KEY, MAIN_ID, MAIN_KEY
 
 pytestmark = pytest.mark.e2e
 
 # uvicorn finishes its shutdown, then re-raises the SIGTERM it caught: -15 is a clean stop.
 GRACEFUL = (0, -signal.SIGTERM)
 
-USERS = """
-[[users]]
-id = "u-1"
-email = "ada@example.com"
-first_name = "Ada"
-last_name = "Lovelace"
-"""
-
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "users.toml").write_text(USERS)
+    write_users(tmp_path / "users.toml")
     (tmp_path / "main.key").write_text(MAIN_KEY + "\n")
-    path = tmp_path / "spot-sso.toml"
-    path.write_text(
-        f'[spots.main]\nid = "{MAIN_ID}"\nprivate_key_file = "main.key"\n\n'
-        f'[clients.billing]\nkey_sha256 = "{key_digest(BILLING_KEY)}"\nspots = ["main"]\n\n'
-        '[identity]\nadapter = "static"\n[identity.static]\nusers_file = "users.toml"\n'
+    return write_config(
+        tmp_path / "spot-sso.toml",
+        spots={"main": {"private_key": None, "private_key_file": "main.key"}},
+        identity={"adapter": "static", "static": {"users": None, "users_file": "users.toml"}},
     )
-    return path
 
 
 def test_serve_issues_tokens_and_logs_no_secret(

@@ -21,9 +21,10 @@ import httpx
 import jwt
 import pytest
 
-from service.runtime.clients import key_digest
-from tests.conftest import BILLING_KEY, MAIN_ID, MAIN_KEY
-from tests.e2e.conftest import Server
+from tests.support.config import write_config
+from tests.support.hosts import send_json, serving
+from tests.support.processes import Server
+from tests.support.settings import BILLING_KEY, MAIN_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -55,12 +56,7 @@ class _SlowHandler(BaseHTTPRequestHandler):
         self.server.paths.append(self.path)
         self.server.arrived.set()
         time.sleep(HOST_DELAY_SECONDS)
-        body = json.dumps(USER).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, 200, USER)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -69,28 +65,23 @@ class _SlowHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def slow_host() -> Iterator[SlowHost]:
     host = SlowHost()
-    thread = threading.Thread(target=host.serve_forever, daemon=True)
-    thread.start()
-    yield host
-    host.shutdown()
-    host.server_close()
-    thread.join(timeout=5)
+    with serving(host):
+        yield host
 
 
 @pytest.fixture
 def config(tmp_path: Path, slow_host: SlowHost) -> Path:
     (tmp_path / "main.key").write_text(MAIN_KEY + "\n")
-    path = tmp_path / "spot-sso.toml"
-    path.write_text(
-        f'[spots.main]\nid = "{MAIN_ID}"\nprivate_key_file = "main.key"\n\n'
-        f'[clients.billing]\nkey_sha256 = "{key_digest(BILLING_KEY)}"\nspots = ["main"]\n\n'
-        '[identity]\nadapter = "http"\n\n'
-        "[identity.http]\n"
-        f'user_url = "{slow_host.url}/api/users/{{user_id}}"\n'
-        "read_timeout_seconds = 10\n"
-        "user_cache_ttl_seconds = 0\n"
+    http = {
+        "user_url": f"{slow_host.url}/api/users/{{user_id}}",
+        "read_timeout_seconds": 10,
+        "user_cache_ttl_seconds": 0,
+    }
+    return write_config(
+        tmp_path / "spot-sso.toml",
+        spots={"main": {"private_key": None, "private_key_file": "main.key"}},
+        identity={"adapter": "http", "static": None, "http": http},
     )
-    return path
 
 
 def refused_within(url: str, seconds: float) -> bool:

@@ -1,0 +1,49 @@
+"""``bench/run.py --quick`` runs end to end and reports every scenario (no timing asserted).
+
+The bench drives real uvicorn processes with wrk (Debian package ``wrk``); the test
+installs it when it can (root with apt-get, as in CI) and is skipped when it cannot.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.fixtures import Secrets
+from bench.run import scenarios
+from bench.wrk_driver import ensure_wrk
+from tests.support.paths import ROOT
+
+SCENARIOS = [s.key for s in scenarios(Secrets())]
+ROW = re.compile(r"^\| `(?P<key>[a-z-]+)` [^|]*\| (?P<workers>\d+) \| (?P<rps>[\d,.]+) \|", re.M)
+
+
+@pytest.mark.e2e
+def test_quick_bench_reports_every_scenario(tmp_path: Path) -> None:
+    if ensure_wrk(install=True) is None:
+        pytest.skip("wrk is not installed and cannot be (apt-get install wrk, as root)")
+    output = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"bench/run.py failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    report = output.read_text(encoding="utf-8")
+    assert "| scenario | workers | req/s | ratio to baseline |" in report
+    rows = {m["key"]: float(m["rps"].replace(",", "")) for m in ROW.finditer(report)}
+    assert sorted(rows) == sorted(SCENARIOS), report
+    assert all(rps > 0 for rps in rows.values()), rows
+    assert "## Token path alone" in report
+    assert "token path" in report
+    assert "## Where a POST /tokens request's time goes (in process)" in report
+    assert "| spot-sso without all of the above |" in report

@@ -1,0 +1,1 @@
+"""Fuzzing: the OpenAPI document driven by Schemathesis, and Hypothesis properties."""
