@@ -303,8 +303,7 @@ def make_handler(
 
 def lean_records() -> None:
     """Log records without the caller's file and line, thread, process or asyncio task
-    (Python 3.12+): nothing we write needs them, and not looking them up makes each
-    record several microseconds cheaper."""
+    (Python 3.12+): nothing we write needs them, so they are not looked up."""
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if sys.version_info >= (3, 12):
@@ -319,9 +318,8 @@ def configure_logging(
     ``secret_names``: the configuration's own credential headers and session cookies
     (``Settings.credential_names``), masked in every line as well.
 
-    The handler writes in the request's own thread: a writer thread behind a queue was
-    measured slower (1,950 against 2,110 tokens/s), the GIL hand-offs costing more than
-    the writes they moved.
+    The handler writes in the request's own thread, not through a queue to a writer
+    thread (bench/README.md says why).
     """
     lean_records()
     root = logging.getLogger()

@@ -35,24 +35,9 @@ from service.secrets import is_placeholder, mask_secret_names, mask_urls
 from service.settings.fields import NetworkList, secret_from_file
 from service.settings.identity import IdentityConfig
 from service.settings.spots import MIN_KEY_BYTES, ClientConfig, LimitsConfig, SpotConfig
-from service.settings.spots import TTL_CEILING as TTL_CEILING  # for the tests' imports
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
-
-__all__ = [
-    "CONFIG_ENV",
-    "TTL_CEILING",
-    "ClientConfig",
-    "LimitsConfig",
-    "Settings",
-    "SpotConfig",
-    "deep_merge",
-    "describe",
-    "env_name",
-    "load_settings",
-    "read_toml",
-]
 
 log = logging.getLogger(__name__)
 

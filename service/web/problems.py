@@ -26,9 +26,8 @@ from service.errors import (
     ServiceError,
     TooManyRequests,
     UnsupportedMediaType,
+    field_errors,
 )
-from service.web.body import explain
-from service.web.deps import SECURITY_SCHEMES
 from service.web.pages import page
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -83,26 +82,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def fix_openapi(
-    document: dict[str, Any], models: tuple[type[BaseModel], ...] = ()
-) -> dict[str, Any]:
-    """Problem answers are ``application/problem+json``; bodies read by hand get schemas."""
+def fix_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """The generated document, with what FastAPI cannot know: problem answers are
+    ``application/problem+json`` (our handlers write them, not FastAPI's), and FastAPI's
+    own validation-error schemas, which no route answers with, go."""
     for operation in _operations(document):
-        for status, response in operation.get("responses", {}).items():
+        responses = operation.get("responses", {})
+        for status, response in responses.items():
             content = response.get("content", {})
             if status.startswith(("4", "5")) and "application/json" in content:
                 response["content"] = {PROBLEM_JSON: content["application/json"]}
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    authorize = document.get("paths", {}).get("/authorize", {}).get("get", {})
-    authorize.get("responses", {}).pop("422", None)  # every parameter is an optional string
-    document["components"]["securitySchemes"] = dict(SECURITY_SCHEMES)
+        if "422" in responses and "Problem" not in str(responses["422"]):
+            del responses["422"]  # FastAPI's own: /authorize's parameters are all optional
+    components = document.setdefault("components", {})
+    schemas = components.get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    for model in models:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    document["components"]["schemas"] = dict(sorted(schemas.items()))
+    components["schemas"] = dict(sorted(schemas.items()))  # a stable file, diff by diff
     return document
 
 
@@ -192,6 +188,20 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         errors=getattr(exc, "errors", None),
         headers=headers,
     )
+
+
+def explain(error: Any, skip: int = 0) -> FieldError:
+    """One validation error in words a caller can act on."""
+    kind, loc = error.get("type"), tuple(error.get("loc", ()))[skip:]
+    if kind == "missing" and not loc:
+        return FieldError("", "a JSON body is required")
+    if kind == "json_invalid":
+        return FieldError("", f"the body is not valid JSON ({error.get('ctx', {}).get('error')})")
+    if kind in ("model_type", "model_attributes_type") and not loc:
+        return FieldError("", "the body must be a JSON object")
+    if kind == "extra_forbidden":
+        return FieldError(field_errors([error], skip=skip)[0].pointer, "unknown field")
+    return field_errors([error], skip=skip)[0]
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -264,8 +264,9 @@ def test_stray_answers_under_load_never_give_one_user_anothers_token(
         results = lookups(server, [USERS[i % len(USERS)] for i in range(2000)], concurrency=32)
     assert mixed_up(results) == []
     statuses = [status for _, status, _ in results]
-    assert set(statuses) <= {200, 502} and statuses.count(200) >= 1960
-    # Each 502 is a victim of a stray answer: refused and counted, never misled.
+    # No token, or the asker's: a 502 is a victim of a stray answer, refused and counted;
+    # a rare 503 (the host's connection reset under load, ReadError) issues no token either.
+    assert set(statuses) <= {200, 502, 503} and statuses.count(200) >= 1960
     mismatches = metric(server, "spot_sso_identity_mismatches_total")
     assert mismatches == {"": float(statuses.count(502))}
 

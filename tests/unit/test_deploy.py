@@ -297,7 +297,8 @@ def test_env_example_has_no_secret_values() -> None:
 def _env_var_names() -> set[str]:
     """The settings' variables a Compose deployment sets: every scalar and list setting of
     the top level, the limits, the "main" Spot and the "backend" client."""
-    from service.settings.model import ClientConfig, LimitsConfig, SpotConfig, env_name
+    from service.settings.model import env_name
+    from service.settings.spots import ClientConfig, LimitsConfig, SpotConfig
 
     names = {env_name(f) for f in Settings.model_fields if f not in ("spots", "clients")}
     names -= {env_name("identity"), env_name("limits")}

@@ -36,7 +36,7 @@ from service.identity.base import SessionContext
 from service.identity.forwarding import refused_entry
 from service.runtime.runtime import Runtime
 from service.settings.spots import SpotConfig
-from service.web.deps import client_ip_of, request_id_of, runtime_of
+from service.web.deps import ClientIpDep, RequestIdDep, RuntimeDep
 from service.web.routes import operation_id
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
@@ -65,6 +65,9 @@ _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
 )
 async def authorize(
     request: Request,
+    runtime: RuntimeDep,
+    ip: ClientIpDep,
+    request_id: RequestIdDep,
     redirect_url: Annotated[
         str | None, Query(alias="redirectUrl", description="MeltingSpot's callback URL.")
     ] = None,
@@ -79,13 +82,11 @@ async def authorize(
     "from the app") it goes to the Spot's configured `entry_url`. A forced
     `referrerUrl` must be a path inside the Spot. Errors are HTML pages, never redirects.
     """
-    # The runtime and the client IP are read here, not injected: each injected
-    # dependency is solved again on every request.
-    runtime = runtime_of(request)
-    ip = client_ip_of(request)
     outcomes = runtime.metrics.authorize_outcomes
     try:
-        response, outcome = await _authorize(request, runtime, ip, redirect_url, referrer_url, spot)
+        response, outcome = await _authorize(
+            request, runtime, ip, request_id, redirect_url, referrer_url, spot
+        )
     except ServiceError as exc:
         outcomes.labels(exc.slug).inc()
         raise
@@ -97,6 +98,7 @@ async def _authorize(
     request: Request,
     runtime: Runtime,
     ip: str | None,
+    request_id: str | None,
     redirect_url: str | None,
     referrer_url: str | None,
     spot: str | None,
@@ -118,7 +120,7 @@ async def _authorize(
         return _login_bounce(request, runtime), "login_bounce"
     member, made = settle(profile, None, config, alias)
     issued = runtime.issue(
-        alias, member, flow="authorize", made=made, request_id=request_id_of(request), client_ip=ip
+        alias, member, flow="authorize", made=made, request_id=request_id, client_ip=ip
     )
     location = with_token(destination, issued.token, referrer)
     return RedirectResponse(location, status_code=302), "redirected"

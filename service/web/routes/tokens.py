@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -16,18 +16,18 @@ from service.identity.base import UserProfile
 from service.runtime.clients import ApiClient
 from service.runtime.runtime import Runtime
 from service.settings.spots import TTL_CEILING
-from service.web.body import json_body
-from service.web.deps import (
-    API_KEY_SECURITY,
-    api_client,
-    client_ip_of,
-    request_id_of,
-    runtime_of,
-)
+from service.web.auth import ApiClientDep, ApiRoute
+from service.web.deps import ClientIpDep, RequestIdDep, RuntimeDep
 from service.web.problems import problem_responses
 from service.web.routes import operation_id
 
-router = APIRouter(tags=["tokens"], generate_unique_id_function=operation_id)
+router = APIRouter(
+    tags=["tokens"],
+    route_class=ApiRoute,
+    # A body without Content-Type is read as JSON; ApiRoute refuses any other type.
+    strict_content_type=False,
+    generate_unique_id_function=operation_id,
+)
 
 
 class _CamelModel(BaseModel):
@@ -136,18 +136,15 @@ class TokenResponse(_CamelModel):
     name="issueToken",
     summary="Issue a token for a user",
     response_model=TokenResponse,
-    openapi_extra={
-        "security": API_KEY_SECURITY,
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}
-            },
-        },
-    },
     responses=problem_responses(401, 403, 404, 413, 415, 422, 429, 502, 503),
 )
-async def issue_token(request: Request) -> Response:
+async def issue_token(
+    body: TokenRequest,
+    client: ApiClientDep,
+    runtime: RuntimeDep,
+    ip: ClientIpDep,
+    request_id: RequestIdDep,
+) -> TokenResponse:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
 
     Name the user by `userId` (looked up on the host platform through the identity
@@ -156,9 +153,6 @@ async def issue_token(request: Request) -> Response:
     `customProperties` and `domains` win over the rules, key by key. The reply is never cached
     (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
-    client = await api_client(request)  # called, not injected: dependency solving costs
-    runtime = runtime_of(request)
-    body = await json_body(request, TokenRequest, runtime.settings.max_body_bytes)
     alias = _allowed_spot(runtime, client, body.spot)
     profile = None if body.user else await _lookup(runtime, body.user_id or "")
     explicit = Explicit(body.groups, body.custom_properties, body.domains)
@@ -170,18 +164,16 @@ async def issue_token(request: Request) -> Response:
         made=made,
         ttl_seconds=body.ttl_seconds,
         client=client.name,
-        request_id=request_id_of(request),
-        client_ip=client_ip_of(request),
+        request_id=request_id,
+        client_ip=ip,
     )
-    reply = TokenResponse(
+    return TokenResponse(
         token=issued.token,
         expires_in=issued.expires_in,
         expires_at=issued.expires_at,
         spot=issued.spot,
         spot_id=issued.spot_id,
     )
-    # Serialised here, once: FastAPI would validate and encode the model again.
-    return Response(reply.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _allowed_spot(runtime: Runtime, client: ApiClient, ref: str | None) -> str:
