@@ -129,13 +129,7 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
         request = TokenRequest.model_validate_json(body)
         m, made = settle(None, request.user, spot, SPOT_ALIAS)
         issued = runtime.issue(SPOT_ALIAS, m, flow="tokens", made=made, client="bench")
-        return TokenResponse(
-            token=issued.token,
-            expires_in=issued.expires_in,
-            expires_at=issued.expires_at,
-            spot=issued.spot,
-            spot_id=issued.spot_id,
-        ).model_dump_json(by_alias=True)
+        return TokenResponse.of(issued).model_dump_json(by_alias=True)
 
     def user_id_profile() -> object:
         m, made = settle(profile, None, spot, SPOT_ALIAS)

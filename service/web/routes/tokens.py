@@ -14,7 +14,7 @@ from service.contract.membership import DomainChanges, Explicit, GroupChanges, s
 from service.errors import FieldError, InvalidRequest, SpotNotAllowed, UnknownUser
 from service.identity.base import UserProfile
 from service.runtime.clients import ApiClient
-from service.runtime.runtime import Runtime
+from service.runtime.runtime import Issued, Runtime
 from service.settings.spots import TTL_CEILING
 from service.web.auth import ApiClientDep, ApiRoute
 from service.web.deps import ClientIpDep, RequestIdDep, RuntimeDep
@@ -108,6 +108,17 @@ class TokenRequest(_CamelModel):
 class TokenResponse(_CamelModel):
     """A signed MeltingSpot SSO token and when it expires."""
 
+    @classmethod
+    def of(cls, issued: Issued) -> TokenResponse:
+        """The reply for a token the Runtime issued."""
+        return cls(
+            token=issued.token,
+            expires_in=issued.expires_in,
+            expires_at=issued.expires_at,
+            spot=issued.spot,
+            spot_id=issued.spot_id,
+        )
+
     token: str = Field(description="The JWT (HS256), for redirectUrl?token=... or authToken.")
     token_type: Literal["JWT"] = "JWT"  # noqa: S105 - a type name, not a secret
     expires_in: int = Field(description="Seconds from now until the token expires.")
@@ -167,13 +178,7 @@ async def issue_token(
         request_id=request_id,
         client_ip=ip,
     )
-    return TokenResponse(
-        token=issued.token,
-        expires_in=issued.expires_in,
-        expires_at=issued.expires_at,
-        spot=issued.spot,
-        spot_id=issued.spot_id,
-    )
+    return TokenResponse.of(issued)
 
 
 def _allowed_spot(runtime: Runtime, client: ApiClient, ref: str | None) -> str:
