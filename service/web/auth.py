@@ -5,8 +5,9 @@ before FastAPI reads a byte of it.
 request is parsed, a body that is not JSON is refused unread (``415``), and a body over
 ``max_body_bytes`` is abandoned as soon as it passes the limit (``413``). Then FastAPI
 reads the body and validates it with the route's model, as for any route, so the
-OpenAPI document describes it. ``ApiClientDep`` gives the route the authenticated client
-and declares the two ways to send the key (the document's security schemes).
+OpenAPI document describes it. ``ApiCallerDep`` gives the route its caller with the
+authenticated client, and declares the two ways to send the key (the document's security
+schemes).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request, Response, Security
@@ -31,6 +33,7 @@ from service.runtime.clients import ApiClient, api_key_from_headers
 from service.runtime.runtime import Runtime
 from service.state.ratelimit import FAILED_AUTH
 from service.streams import read_at_most
+from service.web.deps import Caller, caller_of
 
 _CLIENT: Final = "api_client"
 
@@ -51,9 +54,8 @@ async def authenticate(request: Request) -> ApiClient:
     limit even a right key waits, so keys cannot be guessed at speed. A known client's
     call then counts against its own limit (``rate_limit`` or ``limits.tokens_per_client``).
     """
-    runtime: Runtime = request.app.state.runtime
-    peer = request.client.host if request.client else None
-    ip = runtime.client_ip(peer, request.headers.get("x-forwarded-for")) or "-"
+    caller = caller_of(request)
+    runtime, ip = caller.runtime, caller.ip or "-"
     rule = runtime.settings.limits.failed_auth_per_ip
     runtime.limiter.check(FAILED_AUTH, ip, rule)
     try:
@@ -69,17 +71,30 @@ async def authenticate(request: Request) -> ApiClient:
     return client
 
 
-async def get_api_client(
+@dataclass(frozen=True, slots=True)
+class ApiCaller(Caller):
+    """The ``Caller`` of an API route, and the client its API key authenticated."""
+
+    client: ApiClient
+
+
+async def get_api_caller(
     request: Request,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
     _key: Annotated[str | None, Security(KEY_HEADER)],
-) -> ApiClient:
-    """The authenticated client: ``ApiRoute`` checked it before the body was read."""
+) -> ApiCaller:
+    """The authenticated caller: ``ApiRoute`` checked the key before the body was read."""
     client: ApiClient | None = getattr(request.state, _CLIENT, None)
-    return client if client is not None else await authenticate(request)
+    caller = caller_of(request)
+    return ApiCaller(
+        runtime=caller.runtime,
+        ip=caller.ip,
+        request_id=caller.request_id,
+        client=client if client is not None else await authenticate(request),
+    )
 
 
-ApiClientDep = Annotated[ApiClient, Depends(get_api_client)]
+ApiCallerDep = Annotated[ApiCaller, Depends(get_api_caller)]
 
 
 def is_json(content_type: str) -> bool:

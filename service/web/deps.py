@@ -1,12 +1,15 @@
-"""The routes' dependencies: the runtime, the client's address, the request id.
+"""The routes' dependencies: the runtime, and the caller (who is asking, from where).
 
-Each is an ``Annotated`` alias a route names in its signature (``runtime: RuntimeDep``);
-FastAPI solves them per request. They are ``async def``: FastAPI runs a plain ``def``
-dependency in a thread pool.
+Each is an ``Annotated`` alias a route names in its signature (``caller: CallerDep``);
+FastAPI solves them per request. A route takes one dependency for its whole context
+rather than one per value: each dependency FastAPI solves costs a request about as much
+as the value it computes (bench/README.md). They are ``async def``: FastAPI runs a plain
+``def`` dependency in a thread pool.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,19 +26,30 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_client_ip(request: Request, runtime: RuntimeDep) -> str | None:
-    """The client's address: the socket peer, or X-Forwarded-For from trusted proxies."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A request's context: the app's Runtime, the client's address (the socket peer, or
+    X-Forwarded-For from ``trusted_proxies``), the request's id (``X-Request-ID``)."""
+
+    runtime: Runtime
+    ip: str | None
+    request_id: str | None
+
+
+def caller_of(request: Request) -> Caller:
+    """The ``Caller`` of ``request``."""
+    runtime: Runtime = request.app.state.runtime
     peer = request.client.host if request.client else None
-    return runtime.client_ip(peer, request.headers.get("x-forwarded-for"))
+    return Caller(
+        runtime=runtime,
+        ip=runtime.client_ip(peer, request.headers.get("x-forwarded-for")),
+        request_id=request.scope.get("state", {}).get("request_id"),
+    )
 
 
-ClientIpDep = Annotated[str | None, Depends(get_client_ip)]
+async def get_caller(request: Request) -> Caller:
+    """The request's ``Caller``."""
+    return caller_of(request)
 
 
-async def get_request_id(request: Request) -> str | None:
-    """The request's id (``X-Request-ID``), as ``RequestContext`` set it."""
-    request_id: str | None = request.scope.get("state", {}).get("request_id")
-    return request_id
-
-
-RequestIdDep = Annotated[str | None, Depends(get_request_id)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

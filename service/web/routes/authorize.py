@@ -36,7 +36,7 @@ from service.identity.base import SessionContext
 from service.identity.forwarding import refused_entry
 from service.runtime.runtime import Runtime
 from service.settings.spots import SpotConfig
-from service.web.deps import ClientIpDep, RequestIdDep, RuntimeDep
+from service.web.deps import Caller, CallerDep
 from service.web.routes import operation_id
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
@@ -65,9 +65,7 @@ _PARAMS: Final = ("redirectUrl", "referrerUrl", "spot", AFTER_LOGIN)
 )
 async def authorize(
     request: Request,
-    runtime: RuntimeDep,
-    ip: ClientIpDep,
-    request_id: RequestIdDep,
+    caller: CallerDep,
     redirect_url: Annotated[
         str | None, Query(alias="redirectUrl", description="MeltingSpot's callback URL.")
     ] = None,
@@ -82,11 +80,9 @@ async def authorize(
     "from the app") it goes to the Spot's configured `entry_url`. A forced
     `referrerUrl` must be a path inside the Spot. Errors are HTML pages, never redirects.
     """
-    outcomes = runtime.metrics.authorize_outcomes
+    outcomes = caller.runtime.metrics.authorize_outcomes
     try:
-        response, outcome = await _authorize(
-            request, runtime, ip, request_id, redirect_url, referrer_url, spot
-        )
+        response, outcome = await _authorize(request, caller, redirect_url, referrer_url, spot)
     except ServiceError as exc:
         outcomes.labels(exc.slug).inc()
         raise
@@ -96,13 +92,12 @@ async def authorize(
 
 async def _authorize(
     request: Request,
-    runtime: Runtime,
-    ip: str | None,
-    request_id: str | None,
+    caller: Caller,
     redirect_url: str | None,
     referrer_url: str | None,
     spot: str | None,
 ) -> tuple[RedirectResponse, str]:
+    runtime, ip = caller.runtime, caller.ip
     limits = runtime.settings.limits
     try:
         _refuse_repeated_params(request)
@@ -120,7 +115,7 @@ async def _authorize(
         return _login_bounce(request, runtime), "login_bounce"
     member, made = settle(profile, None, config, alias)
     issued = runtime.issue(
-        alias, member, flow="authorize", made=made, request_id=request_id, client_ip=ip
+        alias, member, flow="authorize", made=made, request_id=caller.request_id, client_ip=ip
     )
     location = with_token(destination, issued.token, referrer)
     return RedirectResponse(location, status_code=302), "redirected"

@@ -16,8 +16,7 @@ from service.identity.base import UserProfile
 from service.runtime.clients import ApiClient
 from service.runtime.runtime import Issued, Runtime
 from service.settings.spots import TTL_CEILING
-from service.web.auth import ApiClientDep, ApiRoute
-from service.web.deps import ClientIpDep, RequestIdDep, RuntimeDep
+from service.web.auth import ApiCallerDep, ApiRoute
 from service.web.problems import problem_responses
 from service.web.routes import operation_id
 
@@ -149,13 +148,7 @@ class TokenResponse(_CamelModel):
     response_model=TokenResponse,
     responses=problem_responses(401, 403, 404, 413, 415, 422, 429, 502, 503),
 )
-async def issue_token(
-    body: TokenRequest,
-    client: ApiClientDep,
-    runtime: RuntimeDep,
-    ip: ClientIpDep,
-    request_id: RequestIdDep,
-) -> TokenResponse:
+async def issue_token(body: TokenRequest, caller: ApiCallerDep) -> TokenResponse:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.
 
     Name the user by `userId` (looked up on the host platform through the identity
@@ -164,6 +157,7 @@ async def issue_token(
     `customProperties` and `domains` win over the rules, key by key. The reply is never cached
     (`Cache-Control: no-store`). The API key is checked before the body is read.
     """
+    runtime, client = caller.runtime, caller.client
     alias = _allowed_spot(runtime, client, body.spot)
     profile = None if body.user else await _lookup(runtime, body.user_id or "")
     explicit = Explicit(body.groups, body.custom_properties, body.domains)
@@ -175,8 +169,8 @@ async def issue_token(
         made=made,
         ttl_seconds=body.ttl_seconds,
         client=client.name,
-        request_id=request_id,
-        client_ip=ip,
+        request_id=caller.request_id,
+        client_ip=caller.ip,
     )
     return TokenResponse.of(issued)
 
