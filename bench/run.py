@@ -1,17 +1,21 @@
 """``make bench``: spot-sso's throughput, latency and memory next to a bare FastAPI app.
 
 One after another, with one uvicorn command line (only the app differs), it starts a
-bare FastAPI app (the framework ceiling), spot-sso with the static adapter, and spot-sso
-with the HTTP adapter against a small host platform app (cache warm, then cache cold),
-drives each scenario with wrk on 127.0.0.1 for a fixed time, then with an open-loop
-paced generator at half the measured rate, and writes one report (bench/results.md).
+bare FastAPI app (the framework ceiling), the same ``POST /tokens`` written by hand in
+FastAPI (bench/handwritten.py), then in Express on one Node process (bench/express/,
+skipped without Node), spot-sso with the static adapter, and spot-sso with the HTTP
+adapter against a small host platform app (cache warm, then cache cold), drives each
+scenario with wrk on 127.0.0.1 for a fixed time, then with an open-loop paced generator
+at half the measured rate, and writes one report (bench/results.md).
 
     .venv/bin/python bench/run.py [--duration 10] [--workers 1,2] [--quick] [--output F]
 
 ``--quick`` is the smoke mode (a few seconds): every server started at once, each
 server's scenarios then probed and driven by wrk for 1 s, the servers side by side (no
 warm-up, no half-rate run, no baseline re-measurement), 1 worker, no leak run, a very
-short micro-benchmark; the report goes to a temporary file unless ``--output`` is given.
+short micro-benchmark, and the Express peer only if its packages are already installed
+(``npm install`` would take longer than the whole smoke run); the report goes to a
+temporary file unless ``--output`` is given.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench import servers
+from bench import node_peer, servers
 from bench.budget import BudgetRow, budget_table, run_budget
 from bench.fixtures import (
     REDIRECT_URL,
@@ -97,17 +101,34 @@ PACKAGES = (
 class ServerSpec:
     key: str
     title: str
-    app: str
+    app: str  # a uvicorn app, or for Node the script (relative to the snapshot)
     factory: bool = False
-    adapter: str | None = None  # spot-sso's identity adapter; None for the baseline
+    adapter: str | None = None  # spot-sso's identity adapter; None for the others
     user_cache_ttl: float = 30.0
     needs_host: bool = False
+    reference: bool = False  # kept up, idle, to be measured again before each scenario
+    node: bool = False  # a Node script, one process whatever the worker count
 
 
 SERVER_SPECS = {
     s.key: s
     for s in (
-        ServerSpec("baseline", "bare FastAPI (bench/baseline.py)", "bench.baseline:app"),
+        ServerSpec(
+            "baseline", "bare FastAPI (bench/baseline.py)", "bench.baseline:app", reference=True
+        ),
+        ServerSpec(
+            "handwritten",
+            "POST /tokens written by hand in FastAPI (bench/handwritten.py)",
+            "bench.handwritten:app",
+            reference=True,
+        ),
+        ServerSpec(
+            "express",
+            "POST /tokens in Express 5 (bench/express/server.js), one Node process",
+            node_peer.SERVER_SCRIPT,
+            reference=True,
+            node=True,
+        ),
         ServerSpec(
             "static",
             "spot-sso, static adapter",
@@ -138,6 +159,15 @@ SERVER_SPECS = {
 
 
 @dataclass(frozen=True)
+class Peer:
+    """What an integrator would write instead: a scenario's req/s over this one's."""
+
+    key: str  # the peer's scenario
+    target: float
+    multiple: bool = False  # shown as "1.50x" (spot-sso that many times faster)
+
+
+@dataclass(frozen=True)
 class Scenario:
     key: str
     title: str
@@ -145,10 +175,19 @@ class Scenario:
     request: Request
     baseline: str | None = None  # the scenario whose req/s is the denominator
     target_ratio: float | None = None
+    peers: tuple[Peer, ...] = ()  # also compared with these, measured again just before
+    is_peer: bool = False  # a reference app: no target of its own
 
     @property
     def is_baseline(self) -> bool:
         return self.baseline is None
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The scenarios measured again just before this one: its baseline, its peers."""
+        if self.baseline is None:
+            return ()
+        return (self.baseline, *(p.key for p in self.peers))
 
 
 def scenarios(sec: Secrets) -> list[Scenario]:
@@ -178,12 +217,29 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             get_authorize,
         ),
         Scenario(
+            "handwritten-post",
+            "hand-written FastAPI: POST /tokens (same body), EmailStr + python-jose → 200 with a token",
+            "handwritten",
+            post_user,
+            "baseline-post",
+            is_peer=True,
+        ),
+        Scenario(
+            "express-post",
+            "Express 5 + jsonwebtoken 9, one Node process: POST /tokens (same body) → 200 with a token",
+            "express",
+            post_user,
+            "baseline-post",
+            is_peer=True,
+        ),
+        Scenario(
             "tokens-user",
             "POST /tokens, user body (static adapter)",
             "static",
             post_user,
             "baseline-post",
             0.70,
+            peers=(Peer("handwritten-post", 0.80), Peer("express-post", 1.5, multiple=True)),
         ),
         Scenario(
             "tokens-userid-static",
@@ -290,7 +346,8 @@ class CpuUse:
 @dataclass
 class Outcome:
     scenario: Scenario
-    workers: int
+    workers: int  # the pass's worker count
+    processes: int  # the server's: the pass's, or 1 for the Node peer
     wrk: WrkResult
     paced: PacedResult | None
     peak_rss: int  # bytes, the largest VmHWM of the workers
@@ -298,11 +355,16 @@ class Outcome:
     cpu: CpuUse
     ratio: float | None = None
     paced_p99s: list[float] = field(default_factory=list)  # every half-rate run's, in order
-    reference_rps: float | None = None  # the baseline's req/s, measured just before this
+    again: dict[str, float] = field(default_factory=dict)  # references' req/s, just before
 
     @property
     def rps(self) -> float:
         return self.wrk.rps
+
+    @property
+    def reference_rps(self) -> float | None:
+        """The baseline's req/s, measured just before this scenario (if it was)."""
+        return self.again.get(self.scenario.baseline or "")
 
 
 @dataclass
@@ -328,6 +390,8 @@ class Run:
     logs: list[str] = field(default_factory=list)  # per-server log summaries
     src: Path = ROOT  # where the servers import service/ and bench/ from (a snapshot)
     code: str = ""  # which code that is
+    node: node_peer.NodePeer | None = None  # the Express peer's Node, when it runs
+    skipped: dict[str, str] = field(default_factory=dict)  # scenario key: why it did not run
     started: str = ""
     load_start: str = ""
     load_end: str = ""
@@ -340,9 +404,13 @@ def snapshot(workdir: Path) -> tuple[Path, str]:
     import this copy, so one run measures one version of the code.
     """
     src = workdir / "src"
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "results.md")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "results.md", "node_modules")
     shutil.copytree(ROOT / "service", src / "service", ignore=skip)
     shutil.copytree(ROOT / "bench", src / "bench", ignore=skip)
+    # The Node peer's packages are not code under test: the copy uses the installed ones.
+    modules = node_peer.EXPRESS_DIR / "node_modules"
+    if modules.is_dir():
+        (src / "bench" / "express" / "node_modules").symlink_to(modules)
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -390,7 +458,8 @@ def running(
 ) -> Iterator[servers.Server]:
     tag = f"{spec.key}-w{workers}"
     logfile = run.workdir / f"{tag}.log"
-    env: dict[str, str] = {}
+    # The reference apps' key and API key: the run's, as spot-sso's configuration has them.
+    env = {"BENCH_SPOT_KEY": run.sec.spot_key, "BENCH_API_KEY": run.sec.api_key}
     if spec.adapter is not None:
         config = spot_sso_config(
             run.sec,
@@ -402,17 +471,24 @@ def running(
         path = run.workdir / f"{tag}.toml"
         write_toml(config, path)
         env["SPOT_SSO_CONFIG"] = str(path)
-    log(f"starting {spec.title}, {workers} worker(s)")
-    server = servers.start_server(
-        tag,
-        spec.app,
-        workers=workers,
-        log=logfile,
-        factory=spec.factory,
-        env=env,
-        ready_path="/healthz",
-        app_dir=run.src,
-    )
+    if spec.node:
+        assert run.node is not None, "the Node peer runs only once prepared"
+        log(f"starting {spec.title}")
+        server = servers.start_node(
+            tag, run.node.node, run.src / spec.app, log=logfile, env=env, ready_path="/healthz"
+        )
+    else:
+        log(f"starting {spec.title}, {workers} worker(s)")
+        server = servers.start_server(
+            tag,
+            spec.app,
+            workers=workers,
+            log=logfile,
+            factory=spec.factory,
+            env=env,
+            ready_path="/healthz",
+            app_dir=run.src,
+        )
     try:
         yield server
     finally:
@@ -449,14 +525,15 @@ def measure(
     scenario: Scenario,
     server: servers.Server,
     host: servers.Server | None,
-    reference: tuple[servers.Server, Scenario] | None = None,
+    workers: int,
+    references: list[tuple[servers.Server, Scenario]] | None = None,
     workdir: Path | None = None,
 ) -> Outcome:
-    """One scenario: wrk at full load, then the half-rate runs. With ``reference`` (the
-    baseline server, idle meanwhile, and its matching scenario), the baseline is measured
-    again just before, so the ratio compares two figures taken a few seconds apart.
-    ``workdir`` (default the run's) holds wrk's scripts: one of its own for each scenario
-    measured at the same time as others."""
+    """One scenario of the pass with ``workers`` workers: wrk at full load, then the
+    half-rate runs. With ``references`` (the baseline's server and scenario, then the
+    peers', each server idle meanwhile), each is measured again just before, so a ratio
+    compares two figures taken a few seconds apart. ``workdir`` (default the run's) holds
+    wrk's scripts: one of its own for each scenario measured at the same time as others."""
     args = run.args
     probe(server.url, scenario.request)
     common = {
@@ -464,23 +541,22 @@ def measure(
         "threads": args.threads,
         "workdir": workdir or run.workdir,
     }
-    reference_rps = None
-    if reference is not None:
-        base_server, base_scenario = reference
+    again: dict[str, float] = {}
+    for ref_server, ref_scenario in references or []:
         seconds = max(1, args.duration // 2)
-        log(f"  {scenario.key}: the baseline ({base_scenario.key}) again first, {seconds}s")
-        again = run_wrk(run.wrk, base_server.url, base_scenario.request, seconds=seconds, **common)
-        reference_rps = again.rps
+        log(f"  {scenario.key}: {ref_scenario.key} again first, {seconds}s")
+        result = run_wrk(run.wrk, ref_server.url, ref_scenario.request, seconds=seconds, **common)
+        again[ref_scenario.key] = result.rps
     log(f"  {scenario.key}: warm-up {args.warmup}s, wrk {args.duration}s")
     if args.warmup:  # none in --quick
         run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
-    workers = server.worker_pids()
+    worker_pids = server.worker_pids()
     host_pids = [host.process.pid] if host else []
-    watched = [server.process.pid, *[p for p in workers if p != server.process.pid], *host_pids]
+    watched = [server.process.pid, *[p for p in worker_pids if p != server.process.pid], *host_pids]
     before = CpuSnapshot.take(watched)
     result = run_wrk(run.wrk, server.url, scenario.request, seconds=args.duration, **common)
     after = CpuSnapshot.take(watched)
-    cpu = CpuUse.between(before, after, workers, host_pids)
+    cpu = CpuUse.between(before, after, worker_pids, host_pids)
     memory = server.memory()
     paced = None
     paced_p99s: list[float] = []
@@ -505,11 +581,12 @@ def measure(
         paced = sorted(runs, key=lambda r: r.p99_ms)[len(runs) // 2]
     return Outcome(
         scenario=scenario,
-        workers=server.workers,
+        workers=workers,
+        processes=server.workers,
         wrk=result,
         paced=paced,
         paced_p99s=paced_p99s,
-        reference_rps=reference_rps,
+        again=again,
         peak_rss=max((hwm for _, hwm in memory), default=0),
         rss=[rss for rss, _ in memory],
         cpu=cpu,
@@ -521,8 +598,8 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
     for scenario in chosen:
         by_server.setdefault(scenario.server, []).append(scenario)
     host: servers.Server | None = None
-    baseline: servers.Server | None = None
-    measured: dict[str, Scenario] = {}
+    # The reference apps' scenarios measured so far, with their servers.
+    measured: dict[str, tuple[servers.Server, Scenario]] = {}
     with contextlib.ExitStack() as stack:
         try:
             for key, spec in SERVER_SPECS.items():
@@ -531,24 +608,24 @@ def run_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
                     continue
                 if spec.needs_host and host is None:
                     host = start_host(run)
-                if key == "baseline":
+                if spec.reference:
                     # Kept running, idle, for the re-measurements before each scenario.
-                    baseline = stack.enter_context(running(run, spec, workers, None))
+                    server = stack.enter_context(running(run, spec, workers, None))
                     for scenario in todo:
-                        run.outcomes.append(measure(run, scenario, baseline, None))
-                        measured[scenario.key] = scenario
+                        run.outcomes.append(measure(run, scenario, server, None, workers))
+                        measured[scenario.key] = (server, scenario)
                     continue
                 with running(run, spec, workers, host.url if host else None) as server:
                     for scenario in todo:
-                        base = measured.get(scenario.baseline or "")
-                        reference = (baseline, base) if baseline and base else None
+                        references = [measured[k] for k in scenario.references if k in measured]
                         run.outcomes.append(
                             measure(
                                 run,
                                 scenario,
                                 server,
                                 host if spec.needs_host else None,
-                                reference,
+                                workers,
+                                references,
                             )
                         )
         finally:
@@ -610,7 +687,10 @@ def run_quick_pass(run: Run, workers: int, chosen: list[Scenario]) -> None:
             workdir = run.workdir / spec.key
             workdir.mkdir()
             host_of = host if spec.needs_host else None
-            return [measure(run, s, server, host_of, workdir=workdir) for s in by_server[spec.key]]
+            return [
+                measure(run, s, server, host_of, workers, workdir=workdir)
+                for s in by_server[spec.key]
+            ]
 
         started = list(pool.map(start, specs))
         measured = {o.scenario.key: o for done in pool.map(drive, specs, started) for o in done}
@@ -676,6 +756,8 @@ def verdict(o: Outcome) -> tuple[str, str]:
     s = o.scenario
     if s.is_baseline:
         return "(baseline)", ""
+    if s.is_peer:
+        return "(reference app: `tokens-user` is compared with it below)", ""
     targets, misses = [], []
     if s.target_ratio is not None:
         targets.append(f"ratio ≥ {s.target_ratio:.2f}")
@@ -707,7 +789,7 @@ def main_table(outcomes: list[Outcome]) -> str:
         if o.paced and o.paced.achieved < 0.95 * o.paced.rate:
             half += f" (only {o.paced.achieved:,.0f}/s sent)"
         lines.append(
-            f"| `{o.scenario.key}` {o.scenario.title} | {o.workers} | {o.rps:,.0f} | {ratio} | "
+            f"| `{o.scenario.key}` {o.scenario.title} | {o.processes} | {o.rps:,.0f} | {ratio} | "
             f"{fmt_ms(o.wrk.p50_ms)} | {fmt_ms(o.wrk.p99_ms)} | {half} | {fmt_mb(o.peak_rss)} | {target} | {met} |"
         )
     return "\n".join(lines)
@@ -726,13 +808,63 @@ def scale_table(outcomes: list[Outcome]) -> str:
             continue
         ratio = o2.rps / o1.rps if o1.rps else float("nan")
         split = " + ".join(f"{c:.2f}" for c in o2.cpu.servers)
-        lines.append(f"| `{key}` | {o1.rps:,.0f} | {o2.rps:,.0f} | {ratio:.2f} | {split} |")
+        same = " (one process in both passes)" if o2.processes == o1.processes else ""
+        lines.append(f"| `{key}`{same} | {o1.rps:,.0f} | {o2.rps:,.0f} | {ratio:.2f} | {split} |")
+    return "\n".join(lines)
+
+
+REFERENCE_NAMES = {
+    "baseline": "bare FastAPI app",
+    "handwritten": "hand-written FastAPI app",
+    "express": "Express app",
+}
+
+
+def peers_table(run: Run) -> str:
+    """Each scenario with peers (``tokens-user``) over its baseline, then over each peer:
+    the one measured just before it if it was (not in --quick), else the pass's."""
+    lines = [
+        "| workers | `tokens-user` req/s | compared with | its req/s | measured | `tokens-user` / it | target | met? |",
+        "|---:|---:|---|---:|---|---:|---|---|",
+    ]
+    for o in run.outcomes:
+        s = o.scenario
+        if not s.peers or s.baseline is None:
+            continue
+        for key, peer in [(s.baseline, None), *((p.key, p) for p in s.peers)]:
+            in_pass = next(
+                (x for x in run.outcomes if x.workers == o.workers and x.scenario.key == key), None
+            )
+            name = f"`{key}`"
+            if in_pass is not None:
+                name = f"{REFERENCE_NAMES.get(in_pass.scenario.server, '')} ({name})"
+                if in_pass.processes != o.processes:
+                    name += f", {in_pass.processes} process against {o.processes} workers"
+            target = (
+                "none" if peer is None else f"≥ {peer.target:.2f}" + ("x" if peer.multiple else "")
+            )
+            if key in o.again:
+                rps, when = o.again[key], "just before"
+            elif in_pass is not None:
+                rps, when = in_pass.rps, "in the pass"
+            else:
+                why = run.skipped.get(key, "not in this run (`--only`)")
+                lines.append(
+                    f"| {o.workers} | {o.rps:,.0f} | {name} | — | skipped: {why} | — | {target} | — |"
+                )
+                continue
+            ratio = o.rps / rps if rps else float("nan")
+            shown = f"{ratio:.2f}" + ("x" if peer and peer.multiple else "")
+            met = "" if peer is None else ("yes" if ratio >= peer.target else "**NO**")
+            lines.append(
+                f"| {o.workers} | {o.rps:,.0f} | {name} | {rps:,.0f} | {when} | {shown} | {target} | {met} |"
+            )
     return "\n".join(lines)
 
 
 def conditions_table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | workers | responses (wrk) | not counted as success | baseline just before (req/s) | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU |",
+        "| scenario | workers | responses (wrk) | not counted as success | measured again just before (req/s) | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU |",
         "|---|---:|---:|---|---:|---|---:|---:|---:|---|",
     ]
     for o in outcomes:
@@ -753,9 +885,9 @@ def conditions_table(outcomes: list[Outcome]) -> str:
             paced += "; p99 of each run: " + ", ".join(fmt_ms(v) for v in o.paced_p99s)
         split = " + ".join(f"{c:.2f}" for c in o.cpu.servers)
         host = f"{o.cpu.host:.2f}" if o.scenario.server.startswith("http") else "—"
-        reference = f"{o.reference_rps:,.0f}" if o.reference_rps else "—"
+        reference = "; ".join(f"`{k}` {v:,.0f}" for k, v in o.again.items()) or "—"
         lines.append(
-            f"| `{o.scenario.key}` | {o.workers} | {o.wrk.responses:,} | {failed} | {reference} | {split} | {host} | "
+            f"| `{o.scenario.key}` | {o.processes} | {o.wrk.responses:,} | {failed} | {reference} | {split} | {host} | "
             f"{o.cpu.wrk:.2f} | {o.cpu.other:.2f} | {paced} |"
         )
     return "\n".join(lines)
@@ -813,6 +945,8 @@ def machine_facts(run: Run) -> list[str]:
         f"- code measured: a copy of service/ taken at the start; {run.code}",
         f"- packages: {', '.join(versions)}",
         f"- {wrk_version(run.wrk)}",
+        "- Express peer: "
+        + (run.node.describe() if run.node else run.skipped.get("express-post", "not in this run")),
     ]
 
 
@@ -843,10 +977,22 @@ def report(run: Run, command: str) -> str:
             else []
         ),
         f"- Every server: `{uvicorn}` (`--factory service.web.app:app_from_environment` for spot-sso, "
-        "`bench.baseline:app` for the bare FastAPI app; SNAPSHOT is the copy of service/ and "
-        "bench/ taken at the start). Servers run one after another; the host "
+        "`bench.baseline:app` for the bare FastAPI app, `bench.handwritten:app` for the "
+        "hand-written one; SNAPSHOT is the copy of service/ and bench/ taken at the start), "
+        "except the Express app: `node SNAPSHOT/bench/express/server.js` with `NODE_ENV=production`, "
+        "**one Node process in every pass** (with 2 workers too: its rows show 1 in the workers "
+        "column). Servers run one after another; the host "
         "platform app (`bench/host_app.py`, raw ASGI, 1 worker) runs beside the HTTP-adapter "
         "spot-sso.",
+        "- What an integrator would write instead of spot-sso, for the `tokens-user` request: "
+        "`bench/handwritten.py`, a FastAPI `POST /tokens` with a pydantic model (`EmailStr`, "
+        "email-validator) and python-jose HS256 signing (sub, firstName, lastName, email, "
+        "iat, exp = iat + 60); and `bench/express/server.js`, the same in Express 5 "
+        "(`express.json()`) and jsonwebtoken 9 (`jwt.sign`, HS256, `expiresIn: 60`), with no "
+        "check of the body beyond a `user` being there, and the key as a string (as "
+        "jsonwebtoken's README has it: it then tries the key as a PEM private key on every "
+        "sign, bench/README.md). Both check the API key against a constant and have no logs, "
+        "metrics or rate limits.",
         '- spot-sso runs as in production: `log_level = "info"`, JSON logs (an access line and an '
         "audit line per token) written to a file, rate limits on but at `100000000/minute` (tokens, "
         "authorize, failed auth) so they never bound the figures, one Spot with group-sync and "
@@ -866,7 +1012,9 @@ def report(run: Run, command: str) -> str:
         f"just before each scenario ({max(1, args.duration // 2)} s of wrk; the bare app stays up, "
         "idle, while spot-sso runs): this machine's speed drifts by 10-20% over minutes, and a "
         "ratio of two figures taken seconds apart is steadier than one taken minutes apart. "
-        "The baseline rows show the first measurement; Run conditions shows each re-measurement.",
+        "The baseline rows show the first measurement; Run conditions shows each re-measurement. "
+        "`tokens-user` is also divided by the hand-written and the Express app, each measured "
+        "again the same way just before it (all three stay up, idle, while spot-sso runs).",
         f"- The machine has {os.cpu_count()} cores shared by the server, wrk, the host app and the "
         'generator: with 2 workers the server cannot have 2 cores to itself. "other load" '
         "below is CPU used by processes outside the bench during the measured run (other "
@@ -876,7 +1024,25 @@ def report(run: Run, command: str) -> str:
         "",
         main_table(run.outcomes),
         "",
+        *[f"- `{key}` skipped: {why}." for key, why in run.skipped.items()],
+        *([""] if run.skipped else []),
     ]
+    if any(o.scenario.peers for o in run.outcomes):
+        out += [
+            "## `tokens-user` against what an integrator would write",
+            "",
+            "`tokens-user`'s req/s over the same request's to the bare app (no target: it signs "
+            "nothing), to the hand-written FastAPI app (target ≥ 0.80) and to the Express app "
+            "(target ≥ 1.5x, spot-sso one and a half times as fast), each measured "
+            + (
+                "in the same quick pass, side by side (not meaningful)."
+                if args.quick
+                else "again just before `tokens-user`."
+            ),
+            "",
+            peers_table(run),
+            "",
+        ]
     if any(o.workers == 2 for o in run.outcomes):
         out += ["## Scale-out: 2 workers against 1", "", scale_table(run.outcomes), ""]
     out += [
@@ -1013,6 +1179,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def prepare_node(run: Run, chosen: list[Scenario]) -> list[Scenario]:
+    """The scenarios that can run: the Node peer's only with Node and its packages
+    (installed here, except in --quick); otherwise the report says why not."""
+    on_node = [s for s in chosen if SERVER_SPECS[s.server].node]
+    if not on_node:
+        return chosen
+    log("the Express peer: node, and its packages in bench/express/node_modules")
+    ready = node_peer.prepare(run.workdir, install=not run.args.quick, say=lambda m: log(f"  {m}"))
+    if isinstance(ready, node_peer.NodePeer):
+        run.node = ready
+        log(f"  {ready.describe()}")
+        return chosen
+    for scenario in on_node:
+        run.skipped[scenario.key] = ready
+    log(f"  skipping {', '.join(s.key for s in on_node)}: {ready}")
+    return [s for s in chosen if s not in on_node]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.output:
@@ -1030,18 +1214,19 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(args=args, wrk=wrk, workdir=workdir)
     if "service" in sys.modules:  # pragma: no cover - nothing above imports it
         log("warning: service/ was imported before the snapshot; micro uses the work tree")
-    run.src, run.code = snapshot(workdir)
-    sys.path.insert(0, str(run.src))
-    run.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    run.load_start = Path("/proc/loadavg").read_text().split(" ")[0]
-    command = shlex.join(["bench/run.py", *(sys.argv[1:] if argv is None else argv)])
     all_scenarios = scenarios(run.sec)
     chosen = all_scenarios
     if args.only:
         keys = {k.strip() for k in args.only.split(",")}
         keys |= {s.baseline for s in all_scenarios if s.key in keys and s.baseline}
         chosen = [s for s in all_scenarios if s.key in keys]
+    command = shlex.join(["bench/run.py", *(sys.argv[1:] if argv is None else argv)])
     try:
+        chosen = prepare_node(run, chosen)  # may run npm install: inside the cleanup
+        run.src, run.code = snapshot(workdir)
+        sys.path.insert(0, str(run.src))
+        run.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        run.load_start = Path("/proc/loadavg").read_text().split(" ")[0]
         if args.micro_seconds > 0:
             log("micro-benchmark of the token path")
             run.micro = run_micro(args.micro_seconds, 1 if args.quick else 3)
@@ -1064,6 +1249,9 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(main_table(run.outcomes))
+    if any(o.scenario.peers for o in run.outcomes):
+        print()
+        print(peers_table(run))
     if any(o.workers == 2 for o in run.outcomes):
         print()
         print(scale_table(run.outcomes))

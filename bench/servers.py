@@ -1,4 +1,4 @@
-"""Starting, watching and stopping the uvicorn processes the bench drives.
+"""Starting, watching and stopping the processes the bench drives (uvicorn, Node, npm).
 
 Every process starts in its own session (process group) and is registered; ``stop_all``
 (called from ``finally``, ``atexit`` and the SIGINT/SIGTERM handlers) kills each group.
@@ -87,7 +87,9 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def spawn(command: Sequence[str], *, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(
+    command: Sequence[str], *, log: Path, env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     """Start ``command`` in its own process group, stdout and stderr to ``log``."""
     check_not_stopping()
     with log.open("ab") as out:
@@ -97,7 +99,7 @@ def spawn(command: Sequence[str], *, log: Path, env: dict[str, str]) -> subproce
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             start_new_session=True,
         )
     _started.append(process)
@@ -170,6 +172,20 @@ class Server:
         return "\n".join(text[-lines:])
 
 
+def run_bounded(
+    command: Sequence[str], *, log: Path, cwd: Path, timeout: float, env: dict[str, str]
+) -> int | None:
+    """Run ``command`` to its end in its own process group; its exit status, or None
+    when it was still running after ``timeout`` seconds (its group is then killed)."""
+    process = spawn(command, log=log, env=env, cwd=cwd)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        kill_group(process, grace=3.0)
+
+
 def start_server(
     name: str,
     app: str,
@@ -184,7 +200,37 @@ def start_server(
     """Start ``app`` under uvicorn and wait until it answers and all workers are up."""
     port = free_port()
     command = uvicorn_command(app, port, workers, factory=factory, app_dir=app_dir)
-    process = spawn(command, log=log, env=clean_env(env))
+    return _start(name, command, port, workers, log, clean_env(env), ready_path)
+
+
+def start_node(
+    name: str,
+    node: str,
+    script: Path,
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/healthz",
+) -> Server:
+    """Start ``node script`` (one process, listening on 127.0.0.1 at the port given in
+    ``PORT``) with ``NODE_ENV=production``, and wait until it answers."""
+    port = free_port()
+    extra = {**(env or {}), "PORT": str(port), "NODE_ENV": "production"}
+    return _start(name, [node, str(script)], port, 1, log, clean_env(extra), ready_path)
+
+
+def _start(
+    name: str,
+    command: list[str],
+    port: int,
+    workers: int,
+    log: Path,
+    env: dict[str, str],
+    ready_path: str,
+) -> Server:
+    """Start ``command`` (which listens on ``port``) and wait until it answers
+    ``ready_path`` with a 200 and has ``workers`` worker processes."""
+    process = spawn(command, log=log, env=env)
     server = Server(name, f"http://{HOST}:{port}", port, workers, process, log)
     deadline = time.monotonic() + STARTUP_SECONDS
     try:
