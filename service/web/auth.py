@@ -35,7 +35,7 @@ from service.state.ratelimit import FAILED_AUTH
 from service.streams import read_at_most
 from service.web.deps import Caller, caller_of
 
-_CLIENT: Final = "api_client"
+_CALLER: Final = "api_caller"
 
 # Declared for the OpenAPI document; the key is read from the headers as sent (see
 # ``authenticate``), so that a wrong scheme ("Basic ...") gets an answer of its own.
@@ -47,8 +47,16 @@ KEY_HEADER: Final = APIKeyHeader(
 )
 
 
-async def authenticate(request: Request) -> ApiClient:
-    """The client whose API key the request carries; 401 otherwise; 429 over a limit.
+@dataclass(frozen=True, slots=True)
+class ApiCaller(Caller):
+    """The ``Caller`` of an API route, and the client its API key authenticated."""
+
+    client: ApiClient
+
+
+async def authenticate(request: Request) -> ApiCaller:
+    """The caller and the client whose API key the request carries; 401 otherwise; 429
+    over a limit.
 
     Failed attempts are counted per client IP (``limits.failed_auth_per_ip``); over that
     limit even a right key waits, so keys cannot be guessed at speed. A known client's
@@ -68,14 +76,7 @@ async def authenticate(request: Request) -> ApiClient:
             await runtime.limiter.hit(FAILED_AUTH, ip, rule, block_when_full=True)
         raise
     await runtime.limiter.hit("tokens", client.name, client.rate_limit)
-    return client
-
-
-@dataclass(frozen=True, slots=True)
-class ApiCaller(Caller):
-    """The ``Caller`` of an API route, and the client its API key authenticated."""
-
-    client: ApiClient
+    return ApiCaller(caller.runtime, caller.ip, caller.request_id, client)
 
 
 async def get_api_caller(
@@ -84,14 +85,8 @@ async def get_api_caller(
     _key: Annotated[str | None, Security(KEY_HEADER)],
 ) -> ApiCaller:
     """The authenticated caller: ``ApiRoute`` checked the key before the body was read."""
-    client: ApiClient | None = getattr(request.state, _CLIENT, None)
-    caller = caller_of(request)
-    return ApiCaller(
-        runtime=caller.runtime,
-        ip=caller.ip,
-        request_id=caller.request_id,
-        client=client if client is not None else await authenticate(request),
-    )
+    caller: ApiCaller | None = getattr(request.state, _CALLER, None)
+    return caller if caller is not None else await authenticate(request)
 
 
 ApiCallerDep = Annotated[ApiCaller, Depends(get_api_caller)]
@@ -140,7 +135,7 @@ class ApiRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
-            setattr(request.state, _CLIENT, await authenticate(request))
+            setattr(request.state, _CALLER, await authenticate(request))
             content_type = request.headers.get("content-type")
             if content_type is not None and not is_json(content_type):
                 raise UnsupportedMediaType(
