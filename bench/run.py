@@ -89,7 +89,8 @@ PACKAGES = (
     "email-validator",
     "httpx",
     "prometheus-client",
-    "python-json-logger",
+    "structlog",
+    "orjson",
     "limits",
 )
 
@@ -1057,8 +1058,12 @@ def report(run: Run, command: str) -> str:
         "",
     ]
     if run.budget:
-        baseline = next(
-            (o.rps for o in run.outcomes if o.scenario.key == "baseline-post" and o.workers == 1),
+        handwritten = next(
+            (
+                o.rps
+                for o in run.outcomes
+                if o.scenario.key == "handwritten-post" and o.workers == 1
+            ),
             None,
         )
         out += [
@@ -1067,7 +1072,7 @@ def report(run: Run, command: str) -> str:
             f"{1 if args.quick else 5} interleaved runs; spot-sso configured as above, then with "
             "one part taken out. A part's cost is the full request minus the request without it.",
             "",
-            budget_table(run.budget, baseline),
+            budget_table(run.budget, handwritten),
             "",
         ]
     else:

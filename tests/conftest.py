@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 
+from service.observability.logs import configure_events
 from service.settings.model import Settings
 from service.web.app import create_app
 from tests.support.apps import lifespan_client
@@ -54,14 +56,30 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session", autouse=True)
 def log_capture() -> Iterator[LogCapture]:
-    """Keeps every log line of the session; tests/integration/test_zz_log_capture.py checks them."""
+    """Keeps every log line of the session, the structlog events and the stdlib records;
+    tests/integration/test_zz_log_capture.py checks them."""
     root = logging.getLogger()
-    handler, level = LogCapture(), root.level
-    root.addHandler(handler)
+    capture, level, events = LogCapture(), root.level, structlog.get_config()
+    root.addHandler(capture.handler)
     root.setLevel(min(level, logging.INFO) if level else logging.INFO)
-    yield handler
-    root.removeHandler(handler)
+    configure_events("info", "json", stream=capture)
+    yield capture
+    structlog.configure(**events)
+    root.removeHandler(capture.handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back(log_capture: LogCapture) -> Iterator[None]:
+    """A test that configures logging (``configure_logging``, ``spot-sso mint`` run in
+    process) leaves the session's configuration as it found it."""
+    root = logging.getLogger()
+    handlers, level, events = root.handlers[:], root.level, structlog.get_config()
+    yield
+    if root.handlers != handlers or structlog.get_config() != events:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**events)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

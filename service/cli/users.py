@@ -17,6 +17,7 @@ from service.contract.membership import settle
 from service.contract.profile import UserProfile
 from service.contract.signing import InvalidToken
 from service.errors import ConfigError, field_errors
+from service.observability.logs import configure_logging
 from service.runtime.runtime import Runtime
 from service.settings.model import Settings, describe
 
@@ -26,6 +27,8 @@ STDIN: Final = "-"
 def cmd_mint(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     member = _member_from_args(args, settings)
+    # The token goes to stdout; its audit line (flow "cli") and any warning to stderr.
+    configure_logging(settings.log_level, settings.log_format, settings.credential_names())
 
     async def mint(runtime: Runtime) -> str:
         alias, spot = runtime.spot(args.spot)

@@ -1,9 +1,15 @@
 """Logging: JSON lines (or text for humans) on stderr, redacted on the way out.
 
-``configure_logging`` puts one handler on the root logger; uvicorn's loggers go through
-it too, and uvicorn's own access log stays off (``RequestContext`` writes ours). The
-handler carries a ``Redactor``: whatever any logger passes, by design or by mistake,
-leaves without tokens, keys, cookies or credentials.
+Two ways in, one way out. The service's own per-request events (the access line, which
+carries the audit fields of a token it issued) are structlog events: a bound logger
+from ``event_log`` runs a short processor chain and writes bytes, outside the stdlib
+logging record chain. Everything else (uvicorn, httpx, the service's rarer warnings and
+errors) goes through stdlib logging: ``configure_logging`` puts one handler on the root
+logger, with a ``Redactor`` filter and structlog's ``ProcessorFormatter`` running the
+same processors. uvicorn's own access log stays off (``RequestContext`` writes ours).
+
+The ``redact`` processor runs on every line of both ways: whatever any logger passes, by
+design or by mistake, leaves without tokens, keys, cookies or credentials.
 
 - Structural: an extra field (or a key of a dict inside one) named like a secret
   (``token``, ``authorization``, ``cookie``, ``api_key``, ``private_key``, ``key``,
@@ -29,7 +35,8 @@ from datetime import time as daytime
 from typing import Any, Final, Literal
 
 import orjson
-from pythonjsonlogger.orjson import OrjsonFormatter
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from service.secrets import is_secret_name, mask_url
 
@@ -125,6 +132,7 @@ class Redactor(logging.Filter):
         super().__init__()
         names = sorted({name.lower() for name in secret_names if name}, key=len, reverse=True)
         self._names = frozenset(names)
+        self._verdicts: dict[str, bool] = {}
         self._named = (
             re.compile(
                 r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")"
@@ -135,26 +143,31 @@ class Redactor(logging.Filter):
             else None
         )
 
-    def _text(self, text: str) -> str:
+    def text(self, text: str) -> str:
+        """``text`` redacted, the configured names' values too."""
         text = redact_text(text)
-        if self._named is not None:
+        if self._named is not None and ("=" in text or ":" in text):
             text = self._named.sub(rf"\1\2{REDACTED}", text)
         return text
 
-    def _secret(self, name: str) -> bool:
-        return is_secret_name(name) or name.lower() in self._names
+    def secret(self, name: str) -> bool:
+        """Whether a field called ``name`` holds a secret (its verdict kept per name)."""
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = is_secret_name(name) or name.lower() in self._names
+            if len(self._verdicts) < 1024:
+                self._verdicts[name] = verdict
+        return verdict
 
-    def _value(self, value: Any) -> Any:
+    def value(self, value: Any) -> Any:
         if self._named is None:
             return redact_value(value)
         if isinstance(value, str):
-            return self._text(value)
+            return self.text(value)
         if isinstance(value, Mapping):
-            return {
-                k: REDACTED if self._secret(str(k)) else self._value(v) for k, v in value.items()
-            }
+            return {k: REDACTED if self.secret(str(k)) else self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
-            return [self._value(item) for item in value]
+            return [self.value(item) for item in value]
         return redact_value(value)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -169,20 +182,20 @@ class Redactor(logging.Filter):
 
     def _redact(self, record: logging.LogRecord) -> None:
         record.__dict__.pop("color_message", None)
-        if isinstance(record.msg, Mapping):  # python-json-logger's dict messages
-            record.msg = self._value(record.msg)
-            record.args = self._value(record.args) if record.args else record.args
+        if isinstance(record.msg, Mapping):  # a dict passed as the message
+            record.msg = self.value(record.msg)
+            record.args = self.value(record.args) if record.args else record.args
         else:
             try:
                 message = record.getMessage()
             except Exception:  # a malformed call: keep what was passed, as text
                 message = f"{record.msg} {record.args!r}"
-            redacted = self._text(message)
+            redacted = self.text(message)
             if redacted != message or not isinstance(record.msg, str):
                 record.msg, record.args = redacted, ()
         for name in _extras(record):
             value = record.__dict__[name]
-            record.__dict__[name] = REDACTED if self._secret(name) else self._value(value)
+            record.__dict__[name] = REDACTED if self.secret(name) else self.value(value)
         if record.exc_info and record.exc_info[0] is not None:
             # The traceback is rendered and redacted here, and the exception itself
             # dropped, so no formatter can render the original.
@@ -190,93 +203,140 @@ class Redactor(logging.Filter):
                 record.exc_text = self._exception_formatter.formatException(record.exc_info)
             record.exc_info = None
         if record.exc_text:
-            record.exc_text = self._text(record.exc_text)
+            record.exc_text = self.text(record.exc_text)
         if record.stack_info:
-            record.stack_info = self._text(record.stack_info)
+            record.stack_info = self.text(record.stack_info)
 
 
 def _extras(record: logging.LogRecord) -> list[str]:
     return [name for name in record.__dict__ if name not in _STANDARD_ATTRS]
 
 
+# --- the processors: one chain for structlog events and stdlib records ------------------
+
+_CORE: Final = ("time", "level", "logger", "message")
+# Keys the chain keeps for the renderer and never writes as fields.
+_TRACEBACK: Final = "_traceback"
+_STACK: Final = "_stack"
+_CREATED: Final = "_created"
+_LOGGER: Final = "_logger"
+
 _second: tuple[int, str] = (-1, "")
 
 
-def _timestamp(record: logging.LogRecord) -> str:
+def _timestamp(created: float) -> str:
     """ISO-8601 UTC with milliseconds: ``2026-11-27T09:00:00.123Z``."""
     global _second
-    whole = int(record.created)
+    whole = int(created)
     if whole != _second[0]:  # formatted once per second, not once per line
         _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_second[1]}.{int(record.msecs):03d}Z"
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+
+
+def from_record(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """A stdlib record (already through the ``Redactor``) as an event: its message, its
+    extras (a dict message's keys too), its logger's name, time and traceback.
+
+    An extra cannot pass for a core field; an extra named ``event`` stays ``event``.
+    """
+    record: logging.LogRecord = event["_record"]
+    fields: dict[str, Any] = {}
+    if isinstance(record.msg, Mapping):  # a dict passed as the message
+        fields.update(record.msg)
+        message = ""
+    else:
+        message = event["event"]
+    for name in _extras(record):
+        if name[:1] != "_":
+            fields[name] = record.__dict__[name]
+    out: EventDict = {_LOGGER: record.name, _CREATED: record.created}
+    for name, value in fields.items():
+        if name not in _CORE:
+            out["_event" if name == "event" else name] = value
+    out["event"] = message
+    if record.exc_text:
+        out[_TRACEBACK] = record.exc_text
+    if record.stack_info:
+        out[_STACK] = record.stack_info
+    return out
+
+
+def core_fields(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """``time``, ``level``, ``logger``, ``message`` first, then the fields in their order.
+
+    structlog calls the message ``event``; a field named ``event`` (an event's kind,
+    ``token_issued``) is passed as ``_event``, structlog's ``EventRenamer`` convention.
+    """
+    created = event.pop(_CREATED, None)
+    out: EventDict = {
+        "time": _timestamp(time.time() if created is None else created),
+        "level": "warning" if method == "warn" else method,
+        "logger": event.pop(_LOGGER, ""),
+        "message": event.pop("event", ""),
+    }
+    for name, value in event.items():
+        if name == "_event":
+            out["event"] = value
+        elif name not in _CORE:
+            out[name] = value
+    return out
+
+
+class Redact:
+    """The processor that redacts every field of an event, as the ``Redactor`` does a
+    record: secret-named fields become ``[redacted]``, secret-shaped text is masked.
+    Text goes straight to ``redact_text``'s quick substring tests; numbers pass."""
+
+    def __init__(self, secret_names: Iterable[str] = ()) -> None:
+        self._redactor = Redactor(secret_names)
+
+    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        redactor = self._redactor
+        for name, value in event.items():
+            if name == "time" or name == "level":
+                continue
+            if name[:1] != "_" and name not in _CORE and redactor.secret(name):
+                event[name] = REDACTED
+            elif type(value) is str:
+                event[name] = redactor.text(value)
+            elif type(value) is list and all(type(item) is str for item in value):
+                event[name] = [redactor.text(item) for item in value]
+            elif not (type(value) is int or type(value) is float or value is None):
+                event[name] = redactor.value(value)
+        return event
+
+
+def _json(event: EventDict) -> bytes:
+    traceback = event.pop(_TRACEBACK, None)
+    event.pop(_STACK, None)
+    if traceback:  # the last line (``ValueError: ...``), already redacted; wins over a field
+        event["error"] = _last_line(traceback)
+    try:
+        return orjson.dumps(event, default=str)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the slow path
+        text = json.dumps(event, default=str, ensure_ascii=False, separators=(",", ":"))
+        return text.encode()
+
+
+def _text(event: EventDict) -> str:
+    """``2026-11-27T09:00:00.123Z info  spot_sso.access  POST /tokens 200  status=200 ...``"""
+    traceback = event.pop(_TRACEBACK, None)
+    stack = event.pop(_STACK, None)
+    time_, level, logger, message = (event.pop(name) for name in _CORE)
+    line = f"{time_} {level:<5} {logger}  {message}"
+    extras = " ".join(f"{name}={_text_value(value)}" for name, value in event.items())
+    if extras:
+        line += "  " + extras
+    if traceback:
+        line += "\n" + traceback.rstrip("\n")
+    if stack:
+        line += "\n" + stack.rstrip("\n")
+    return line
 
 
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1] if lines else ""
-
-
-_CORE: Final = frozenset({"time", "level", "logger", "message"})
-_NOT_EXTRA: Final = _STANDARD_ATTRS | _CORE
-
-
-class JsonFormatter(OrjsonFormatter):
-    """One JSON object per line: time, level, logger, message, the extras, then ``error``.
-
-    ``error`` is the last line of the traceback (``ValueError: ...``): short, and already
-    redacted when the ``Redactor`` ran first. python-json-logger's orjson formatter does
-    the encoding; the fields are gathered in one pass over the record (the library's
-    generic merge, with its per-field checks, cost more than the encoding).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(reserved_attrs=list(_STANDARD_ATTRS))
-
-    def add_fields(
-        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
-    ) -> None:
-        traceback = message_dict.pop("exc_info", None)
-        message_dict.pop("stack_info", None)
-        log_data["time"] = _timestamp(record)
-        log_data["level"] = record.levelname.lower()
-        log_data["logger"] = record.name
-        log_data["message"] = record.message
-        for name, value in message_dict.items():  # a dict passed as the message
-            if name not in _CORE:
-                log_data[name] = value
-        for name, value in record.__dict__.items():  # an extra cannot pass for a core field
-            if name not in _NOT_EXTRA and name[:1] != "_":
-                log_data[name] = value
-        if traceback:  # wins over an extra called "error"
-            log_data["error"] = _last_line(str(traceback))
-
-    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
-        try:
-            return super().jsonify_log_record(log_data)
-        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the slow path
-            return json.dumps(log_data, default=str, ensure_ascii=False, separators=(",", ":"))
-
-
-class TextFormatter(logging.Formatter):
-    """``2026-11-27T09:00:00.123Z info  spot_sso.access  POST /tokens 200  status=200 ...``"""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = (
-            f"{_timestamp(record)} {record.levelname.lower():<5} {record.name}  "
-            f"{record.getMessage()}"
-        )
-        extras = " ".join(
-            f"{name}={_text_value(record.__dict__[name])}" for name in _extras(record)
-        )
-        if extras:
-            line += "  " + extras
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line += "\n" + record.exc_text.rstrip("\n")
-        if record.stack_info:
-            line += "\n" + self.formatStack(record.stack_info)
-        return line
 
 
 def _text_value(value: Any) -> str:
@@ -289,16 +349,77 @@ def _text_value(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
+def _renderer(fmt: LogFormat, *, as_bytes: bool) -> Processor:
+    """The chain's last step: the line, as bytes for structlog's ``BytesLogger`` or as
+    text for a stdlib handler."""
+    if fmt == "json":
+        if as_bytes:
+            return lambda logger, method, event: _json(event)
+        return lambda logger, method, event: _json(event).decode()
+    if fmt == "text":
+        if as_bytes:
+            return lambda logger, method, event: _text(event).encode()
+        return lambda logger, method, event: _text(event)
+    raise ValueError(f"log format must be json or text, not {fmt!r}")
+
+
+def processors(
+    fmt: LogFormat = "json", secret_names: Iterable[str] = (), *, as_bytes: bool = True
+) -> list[Processor]:
+    """The chain every line goes through: core fields, redaction, rendering."""
+    return [core_fields, Redact(secret_names), _renderer(fmt, as_bytes=as_bytes)]
+
+
 def make_handler(
     fmt: LogFormat = "json", stream: Any = None, secret_names: Iterable[str] = ()
 ) -> logging.Handler:
-    """A stream handler (stderr by default) in ``fmt``, with the ``Redactor`` on it."""
-    if fmt not in ("json", "text"):
-        raise ValueError(f"log format must be json or text, not {fmt!r}")
+    """A stdlib stream handler (stderr by default) in ``fmt``: the ``Redactor`` on the
+    record, then structlog's ``ProcessorFormatter`` with the same chain as the events."""
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler.addFilter(Redactor(secret_names))
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[from_record],
+            processors=processors(fmt, secret_names, as_bytes=False),
+            use_get_message=True,
+            keep_exc_info=False,
+            keep_stack_info=False,
+        )
+    )
     return handler
+
+
+def configure_events(
+    level: str = "info",
+    fmt: LogFormat = "json",
+    secret_names: Iterable[str] = (),
+    stream: Any = None,
+) -> None:
+    """The structlog side: ``event_log`` loggers write through the chain to ``stream``
+    (stderr by default): as bytes to its binary buffer when it has one, else as text."""
+    stream = sys.stderr if stream is None else stream
+    binary = getattr(stream, "buffer", None)
+    factory: Any = (
+        structlog.BytesLoggerFactory(binary)
+        if binary is not None
+        else structlog.WriteLoggerFactory(stream)
+    )
+    structlog.configure(
+        processors=processors(fmt, secret_names, as_bytes=binary is not None),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=factory,
+        cache_logger_on_first_use=False,
+    )
+
+
+def event_log(name: str) -> Any:
+    """A structlog logger for the service's own events, named ``name`` in each line.
+
+    ``log.info(message, **fields)``; the field ``event`` (an event's kind) is passed as
+    ``_event``. It resolves the configuration at each call: ``configure_events`` may come
+    after the import.
+    """
+    return structlog.get_logger(**{_LOGGER: name})
 
 
 def lean_records() -> None:
@@ -311,22 +432,34 @@ def lean_records() -> None:
 
 
 def configure_logging(
-    level: str = "info", fmt: LogFormat = "json", secret_names: Iterable[str] = ()
+    level: str = "info",
+    fmt: LogFormat = "json",
+    secret_names: Iterable[str] = (),
+    stream: Any = None,
 ) -> None:
-    """Our loggers and uvicorn's on one redacting stderr handler; uvicorn's access log off.
+    """Both ways in, to one stream (stderr): the structlog events, and the stdlib root
+    logger's one redacting handler for our loggers, uvicorn's and third parties'; uvicorn's
+    access log off.
 
     ``secret_names``: the configuration's own credential headers and session cookies
     (``Settings.credential_names``), masked in every line as well.
 
-    The handler writes in the request's own thread, not through a queue to a writer
+    Lines are written in the request's own thread, not through a queue to a writer
     thread (bench/README.md says why).
     """
+    if fmt not in ("json", "text"):
+        raise ValueError(f"log format must be json or text, not {fmt!r}")
     lean_records()
+    configure_events(level, fmt, secret_names, stream)
     root = logging.getLogger()
-    root.handlers[:] = [make_handler(fmt, secret_names=secret_names)]
+    root.handlers[:] = [make_handler(fmt, stream, secret_names)]
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per host call is noise
     for name in _UVICORN_LOGGERS:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+
+
+if not structlog.is_configured():  # until configured: warnings and above, on stderr, as
+    configure_events("warning")  # stdlib logging's last resort does for its records

@@ -8,12 +8,14 @@ claims, sign, count, audit) happens here, the same for every flow.
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
-from service.contract.claims import Member, SpotClaims
+from service.contract.claims import WIRE_NAMES, Member, SpotClaims
 from service.contract.membership import RuleClaims
 from service.contract.signing import TokenIssuer, now
 from service.errors import (
@@ -26,6 +28,7 @@ from service.identity.base import IdentityAdapter
 from service.identity.client import host_client
 from service.identity.factory import build_adapter
 from service.networks import client_ip
+from service.observability.logs import event_log
 from service.observability.metrics import Metrics
 from service.runtime.clients import ApiClients
 from service.runtime.metered import MeteredAdapter
@@ -35,7 +38,7 @@ from service.state.ratelimit import RateLimiter
 from service.state.shared import SharedState
 
 log = logging.getLogger("spot_sso.runtime")
-audit_log = logging.getLogger("spot_sso.audit")
+audit_log = event_log("spot_sso.audit")
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 HTTP_MAX_CONNECTIONS = 100  # to the host platform, per worker
@@ -148,33 +151,33 @@ class Runtime:
         made: RuleClaims | None = None,
         ttl_seconds: int | None = None,
         client: str | None = None,
-        request_id: str | None = None,
-        client_ip: str | None = None,
+        audit: MutableMapping[str, Any] | None = None,
     ) -> Issued:
         """Sign a token for ``member`` on Spot ``alias``; counted and audited.
 
-        The audit line says who (``sub``), for which Spot and how long, through which flow
-        and client, and ties the token to its request: ``request_id`` and ``client_ip``
-        (the address worked out from ``trusted_proxies``). Never the token.
+        The audit fields say who (``sub``), for which Spot and how long, through which
+        flow and client, and which claims the rules made; never the token. A request
+        passes its access line's fields as ``audit``: they are added there, and the
+        request writes one line. Without ``audit`` (the CLI), they are a line of their own.
         """
         claims = self.claims(alias, member, made, ttl_seconds=ttl_seconds)
         token = self.issuers[alias].sign(claims)
         self.metrics.tokens_issued.labels(alias, flow).inc()
-        audit_log.info(
-            "token issued",
-            extra={
-                "event": "token_issued",
-                "spot": alias,
-                "sub": claims.sub,
-                "flow": flow,
-                "client": client,
-                "request_id": request_id,
-                "client_ip": client_ip,
-                "ttl_seconds": claims.exp - claims.iat,
-                "exp": claims.exp,
-                "rules": sorted({reason.source for reason in made.reasons}) if made else [],
-            },
-        )
+        fields = {
+            "_event": "token_issued",  # the line's field ``event`` (structlog's convention)
+            "spot": alias,
+            "sub": claims.sub,
+            "flow": flow,
+            "client": client,
+            "ttl_seconds": claims.exp - claims.iat,
+            "exp": claims.exp,
+            "rules": sorted({reason.source for reason in made.reasons}) if made else [],
+            "made": sorted(WIRE_NAMES[name] for name in made.claims()) if made else [],
+        }
+        if audit is None:
+            audit_log.info("token issued", request_id=None, client_ip=None, **fields)
+        else:
+            audit.update(fields)
         return Issued(token=token, spot=alias, spot_id=self.settings.spots[alias].id, claims=claims)
 
     async def aclose(self) -> None:

@@ -76,7 +76,7 @@ async def authenticate(request: Request) -> ApiCaller:
             await runtime.limiter.hit(FAILED_AUTH, ip, rule, block_when_full=True)
         raise
     await runtime.limiter.hit("tokens", client.name, client.rate_limit)
-    return ApiCaller(caller.runtime, caller.ip, caller.request_id, client)
+    return ApiCaller(caller.runtime, caller.ip, caller.request_id, caller.access, client)
 
 
 async def get_api_caller(

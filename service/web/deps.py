@@ -10,11 +10,12 @@ as the value it computes (bench/README.md). They are ``async def``: FastAPI runs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from service.runtime.runtime import Runtime
+from service.web.middleware import ACCESS_FIELDS
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -29,21 +30,25 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 @dataclass(frozen=True, slots=True)
 class Caller:
     """A request's context: the app's Runtime, the client's address (the socket peer, or
-    X-Forwarded-For from ``trusted_proxies``), the request's id (``X-Request-ID``)."""
+    X-Forwarded-For from ``trusted_proxies``), the request's id (``X-Request-ID``), and
+    the fields the request adds to its access line (``RequestContext``)."""
 
     runtime: Runtime
     ip: str | None
     request_id: str | None
+    access: dict[str, Any]
 
 
 def caller_of(request: Request) -> Caller:
     """The ``Caller`` of ``request``."""
     runtime: Runtime = request.app.state.runtime
     peer = request.client.host if request.client else None
+    state = request.scope.get("state", {})
     return Caller(
         runtime=runtime,
         ip=runtime.client_ip(peer, request.headers.get("x-forwarded-for")),
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=state.get("request_id"),
+        access=state.get(ACCESS_FIELDS, {}),
     )
 
 

@@ -3,18 +3,22 @@
 It gives each request its id (``X-Request-ID``), writes the access line, times the
 request into the metrics, and adds the default headers. Nothing secret is logged: the
 access line carries the path without its query string.
+
+The access line is the request's one line: what the request did adds its fields to the
+dict at ``scope["state"][ACCESS_FIELDS]`` (a token issued adds the audit fields,
+``event: token_issued``), and they are written with the request's own.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+from service.observability.logs import event_log
 from service.observability.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -24,6 +28,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REQUEST_ID_HEADER: Final = "x-request-id"
+ACCESS_FIELDS: Final = "access_fields"  # the scope state key of the access line's own fields
 DEFAULT_HEADERS: Final = (
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
@@ -31,7 +36,7 @@ DEFAULT_HEADERS: Final = (
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-access_log = logging.getLogger("spot_sso.access")
+access_log = event_log("spot_sso.access")
 
 
 class RequestContext:
@@ -59,7 +64,10 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        fields: dict[str, Any] = {}
+        state[ACCESS_FIELDS] = fields
         started = time.perf_counter()
         status = 0
 
@@ -80,29 +88,29 @@ class RequestContext:
                 raise
             await self.on_error(scope, exc)(scope, receive, send_with_id)
         finally:
-            self._record(scope, request_id, status or 500, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._record(scope, request_id, status or 500, elapsed, fields)
 
-    def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
+    def _record(
+        self, scope: Scope, request_id: str, status: int, elapsed: float, fields: dict[str, Any]
+    ) -> None:
         template = getattr(scope.get("route"), "path", None)
         route = scope.get("root_path", "") + template if template else "unmatched"
         method = scope["method"]
         self.metrics.request_duration.labels(route, method, str(status)).observe(elapsed)
         peer = scope["client"][0] if scope.get("client") else None
+        path = scope["path"]
         access_log.info(
-            "%s %s %d",
-            method,
-            scope["path"],
-            status,
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "path": scope["path"],
-                "route": route,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-                "client_ip": self.client_ip(peer, _header(scope, _FORWARDED_FOR)),
-                "peer_ip": peer,
-            },
+            f"{method} {path} {status}",
+            request_id=request_id,
+            method=method,
+            path=path,
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+            client_ip=self.client_ip(peer, _header(scope, _FORWARDED_FOR)),
+            peer_ip=peer,
+            **fields,
         )
 
 

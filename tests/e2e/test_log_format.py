@@ -37,6 +37,11 @@ def test_serve_logs_text_lines_when_asked(tmp_path: Path, config: str) -> None:
     for secret in (TOKEN, token, BILLING_KEY, MAIN_KEY):
         assert secret not in logs
     assert not any(line.startswith("{") for line in logs.splitlines())
-    assert re.search(r"Z info  spot_sso\.access  POST /tokens 200  request_id=\w+ ", logs)
-    assert re.search(r"Z info  spot_sso\.audit  token issued  event=token_issued spot=main", logs)
+    # One line for the request: the access fields, then the token's audit fields.
+    assert re.search(
+        r"Z info  spot_sso\.access  POST /tokens 200  request_id=\w+ .* peer_ip=127\.0\.0\.1 "
+        r"event=token_issued spot=main sub=u-1 flow=tokens client=billing ",
+        logs,
+    )
+    assert "spot_sso.audit" not in logs
     assert re.search(r"Z info  uvicorn\.error  Application startup complete", logs)

@@ -73,10 +73,11 @@ def test_serve_issues_tokens_and_logs_no_secret(
     access = [line for line in lines if line["logger"] == "spot_sso.access"]
     assert sum(line["path"] == "/tokens" for line in access) == 8
     assert all("?" not in line["path"] for line in access)
-    audits = [line for line in lines if line["logger"] == "spot_sso.audit"]
+    audits = [line for line in lines if line.get("event") == "token_issued"]
     assert [(a["spot"], a["sub"], a["flow"], a["client"]) for a in audits] == [
         ("main", "u-1", "tokens", "billing")
     ] * 2
+    assert all(a in access and a["status"] == 200 for a in audits)  # one line per request
 
 
 def test_sigterm_lets_the_process_exit_cleanly(

@@ -1,9 +1,10 @@
 """After every other test: no log line of the whole session holds a secret.
 
-``tests/conftest.py`` attaches a capturing handler (with the production ``Redactor``
-and JSON formatter) to the root logger for the session, and moves this test to the
-end, whichever tests run (``make test`` or ``make test-fast``). The e2e tests run real
-processes, whose logs those tests check themselves.
+``tests/conftest.py`` sends the session's structlog events to a capture, and attaches
+the production stdlib handler (``Redactor``, the same processors) writing to it to the
+root logger; it moves this test to the end, whichever tests run (``make test`` or
+``make test-fast``). The e2e tests run real processes, whose logs those tests check
+themselves.
 """
 
 from __future__ import annotations
@@ -43,14 +44,20 @@ def test_no_log_line_of_the_session_holds_a_secret(
     jwts = [line for line in lines if JWT.search(line)]
     assert not jwts, f"JWT-shaped strings in {len(jwts)} log lines, e.g. {jwts[:3]}"
     assert not log_capture.failures, log_capture.failures[:5]
-    assert log_capture in logging.getLogger().handlers, "the capture was detached mid-session"
+    assert log_capture.handler in logging.getLogger().handlers, "the capture was detached"
 
     entries = [json.loads(line) for line in lines]
     access = [e for e in entries if e["logger"] == "spot_sso.access"]
-    audits = [e for e in entries if e["logger"] == "spot_sso.audit"]
+    audits = [e for e in entries if e.get("event") == "token_issued"]
     api_tests = sum(item.nodeid.startswith(API_TESTS) for item in request.session.items)
     if api_tests < MIN_API_TESTS:
         pytest.skip(f"only {api_tests} API tests ran: the line counts need the whole suite")
     assert len(access) >= MIN_ACCESS_LINES, f"only {len(access)} access lines captured"
     assert len(audits) >= MIN_AUDIT_LINES, f"only {len(audits)} audit lines captured"
     assert all(e["request_id"] and e["status"] for e in access)
+    # A request that issued a token wrote one line: its access line, with the audit fields.
+    for audit in audits:
+        assert audit["logger"] in ("spot_sso.access", "spot_sso.audit"), audit
+        assert {"spot", "sub", "flow", "client", "rules", "made"} <= audit.keys(), audit
+    ids = [e["request_id"] for e in access]
+    assert len(ids) == len(set(ids)), "a request wrote more than one access line"

@@ -1,12 +1,13 @@
-"""The session's log capture: every record, redacted and formatted as in production."""
+"""The session's log capture: every line, redacted and rendered as in production."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import jwt
 
-from service.observability.logs import JsonFormatter, Redactor
+from service.observability.logs import make_handler
 
 # A token, as the service would sign one: no log line may ever show it.
 TOKEN = jwt.encode(
@@ -14,18 +15,27 @@ TOKEN = jwt.encode(
 )
 
 
-class LogCapture(logging.Handler):
-    """Every log record of the session, redacted and formatted as in production."""
+class LogCapture:
+    """A text stream keeping every line written to it: the service's structlog events
+    (``configure_events``) and, through ``handler``, every stdlib record of the session."""
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.addFilter(Redactor())
-        self.setFormatter(JsonFormatter())
         self.lines: list[str] = []
         self.failures: list[str] = []
+        self._partial = ""
+        self.handler: logging.Handler = make_handler("json", self)
+        self.handler.setLevel(logging.DEBUG)
+        self.handler.handleError = self._failed  # type: ignore[method-assign]
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(self.format(record))
-        except Exception as exc:
-            self.failures.append(f"{record.name}: {exc!r}")
+    def _failed(self, record: logging.LogRecord) -> None:
+        """A record the production handler could not write (stdlib prints and drops it)."""
+        self.failures.append(f"{record.name}: {sys.exc_info()[1]!r}")
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        self.lines.extend(lines)
+        return len(text)
+
+    def flush(self) -> None:
+        pass

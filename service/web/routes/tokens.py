@@ -169,8 +169,7 @@ async def issue_token(body: TokenRequest, caller: ApiCallerDep) -> TokenResponse
         made=made,
         ttl_seconds=body.ttl_seconds,
         client=client.name,
-        request_id=caller.request_id,
-        client_ip=caller.ip,
+        audit=caller.access,
     )
     return TokenResponse.of(issued)
 

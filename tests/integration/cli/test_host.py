@@ -71,7 +71,17 @@ def test_mint_and_explain_look_the_user_up_on_the_host(
     status, out, err = run(
         capsys, "mint", "--config", str(path), "--spot", "main", "--user-id", "u-7"
     )
-    assert (status, err) == (0, "")
+    [audit] = [json.loads(line) for line in err.splitlines()]  # the token's audit line
+    assert status == 0 and out.count("\n") == 1
+    assert {k: audit[k] for k in ("logger", "event", "spot", "sub", "flow", "client")} == {
+        "logger": "spot_sso.audit",
+        "event": "token_issued",
+        "spot": "main",
+        "sub": "u-7",
+        "flow": "cli",
+        "client": None,
+    }
+    assert out.strip() not in err
     claims = jwt.decode(out.strip(), MAIN_KEY, algorithms=["HS256"])
     assert (claims["sub"], claims["email"]) == ("u-7", "grace@example.com")
     status, out, err = run(

@@ -9,11 +9,13 @@ low-cardinality values, never a user, an address, a token or a URL.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,9 +23,11 @@ from prometheus_client.samples import Sample
 
 from service.web.app import create_app
 from tests.support.hosts import free_port
+from tests.support.logs import LogCapture
 from tests.support.settings import (
     BILLING_KEY,
     MAIN_ID,
+    MAIN_KEY,
     PORTAL_KEY,
     bearer,
     http_identity,
@@ -259,11 +263,15 @@ def assert_clean_labels(families: dict[str, list[Sample]]) -> None:
         assert len(value) <= 40, value
 
 
-async def test_access_and_audit_lines_carry_the_request_id_and_the_client_ip(
-    caplog: pytest.LogCaptureFixture,
+RULE_MADE = {"groups:join", "groups:leave", "customPropertyValue", "domains:set", "domains:unset"}
+
+
+async def test_a_token_request_writes_one_line_with_the_audit_fields(
+    log_capture: LogCapture,
 ) -> None:
-    """Behind a trusted proxy, both lines name the client from X-Forwarded-For; the
-    access line keeps the socket peer as peer_ip."""
+    """Behind a trusted proxy, the request's one line names the client from
+    X-Forwarded-For, keeps the socket peer as peer_ip, and carries the token's audit
+    fields; a refused request's line has none."""
     app = create_app(make_settings(trusted_proxies=["10.0.0.0/8"]))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 50000))
@@ -271,12 +279,24 @@ async def test_access_and_audit_lines_carry_the_request_id_and_the_client_ip(
             headers = {**bearer(BILLING_KEY), "X-Forwarded-For": "203.0.113.9, 10.9.9.9"}
             headers["X-Request-ID"] = "req-audit-1"
             response = await http.post("/tokens", json={"userId": "u-1"}, headers=headers)
-    assert response.status_code == 200
-    [audit] = [r for r in caplog.records if r.name == "spot_sso.audit"]
-    [access] = [r for r in caplog.records if r.name == "spot_sso.access"]
-    assert (audit.request_id, audit.client_ip) == ("req-audit-1", "203.0.113.9")  # type: ignore[attr-defined]
-    assert (access.request_id, access.client_ip, access.peer_ip) == (  # type: ignore[attr-defined]
-        "req-audit-1",
-        "203.0.113.9",
-        "10.1.2.3",
-    )
+            headers = {"X-Request-ID": "req-audit-2", "Authorization": "Bearer sso_wrong"}
+            refused = await http.post("/tokens", json={"userId": "u-1"}, headers=headers)
+    assert (response.status_code, refused.status_code) == (200, 401)
+    entries = [json.loads(line) for line in log_capture.lines]
+    [line] = [e for e in entries if e.get("request_id") == "req-audit-1"]
+    assert line["logger"] == "spot_sso.access" and line["message"] == "POST /tokens 200"
+    assert (line["client_ip"], line["peer_ip"], line["status"]) == ("203.0.113.9", "10.1.2.3", 200)
+    claims = jwt.decode(response.json()["token"], MAIN_KEY, algorithms=["HS256"])
+    audit = {k: line[k] for k in ("event", "spot", "sub", "flow", "client", "exp", "made")}
+    assert audit == {
+        "event": "token_issued",
+        "spot": "main",
+        "sub": "u-1",
+        "flow": "tokens",
+        "client": "billing",
+        "exp": claims["exp"],
+        "made": sorted(RULE_MADE & claims.keys()),
+    }
+    assert line["ttl_seconds"] == claims["exp"] - claims["iat"]
+    [other] = [e for e in entries if e.get("request_id") == "req-audit-2"]
+    assert other["status"] == 401 and "event" not in other and "sub" not in other

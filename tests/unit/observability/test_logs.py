@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from service.observability.logs import (
     REDACTED,
@@ -94,7 +95,8 @@ def text_logs() -> Iterator[Capture]:
 
 @pytest.fixture
 def root_logging() -> Iterator[None]:
-    """Put back the root and uvicorn loggers as they were: configure_logging changes them."""
+    """Put back the root and uvicorn loggers and structlog's configuration as they were:
+    configure_logging changes them."""
     names = ("uvicorn", "uvicorn.error", "uvicorn.access")
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -102,7 +104,9 @@ def root_logging() -> Iterator[None]:
     states = {n: (lg.handlers[:], lg.propagate, lg.disabled) for n, lg in loggers.items()}
     flags = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
     saved = {flag: getattr(logging, flag) for flag in flags}
+    events = structlog.get_config()
     yield
+    structlog.configure(**events)
     for flag, value in saved.items():
         setattr(logging, flag, value)
     root.handlers[:] = handlers
