@@ -174,8 +174,7 @@ class Scenario:
     title: str
     server: str
     request: Request
-    baseline: str | None = None  # the scenario whose req/s is the denominator
-    target_ratio: float | None = None
+    baseline: str | None = None  # the scenario whose req/s is the denominator (no target)
     peers: tuple[Peer, ...] = ()  # also compared with these, measured again just before
     is_peer: bool = False  # a reference app: no target of its own
 
@@ -239,7 +238,6 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             "static",
             post_user,
             "baseline-post",
-            0.70,
             peers=(Peer("handwritten-post", 0.80), Peer("express-post", 1.5, multiple=True)),
         ),
         Scenario(
@@ -248,6 +246,7 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             "static",
             Request("POST", "/tokens", auth, by_id),
             "baseline-post",
+            peers=(Peer("tokens-user", 0.85),),
         ),
         Scenario(
             "tokens-userid-warm",
@@ -255,7 +254,7 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             "http-warm",
             Request("POST", "/tokens", auth, by_id),
             "baseline-post",
-            0.65,
+            peers=(Peer("tokens-user", 0.85),),
         ),
         Scenario(
             "authorize",
@@ -263,7 +262,6 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             "http-warm",
             get_authorize,
             "baseline-get",
-            0.35,
         ),
         Scenario(
             "tokens-userid-cold",
@@ -271,7 +269,6 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             "http-cold",
             Request("POST", "/tokens", auth, by_id),
             "baseline-post",
-            0.35,
         ),
     ]
 
@@ -759,11 +756,8 @@ def verdict(o: Outcome) -> tuple[str, str]:
         return "(baseline)", ""
     if s.is_peer:
         return "(reference app: `tokens-user` is compared with it below)", ""
-    targets, misses = [], []
-    if s.target_ratio is not None:
-        targets.append(f"ratio ≥ {s.target_ratio:.2f}")
-        if o.ratio is None or o.ratio < s.target_ratio:
-            misses.append(f"ratio {o.ratio or 0:.2f}")
+    targets: list[str] = []
+    misses: list[str] = []
     targets.append(f"p99½ ≤ {P99_TARGET_MS:.0f} ms")
     if o.paced is None or not o.paced.p99_ms <= P99_TARGET_MS:
         misses.append(f"p99½ {fmt_ms(o.paced.p99_ms if o.paced else None)}")
@@ -796,12 +790,15 @@ def main_table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+SCALE_TARGET = 1.7  # 2 workers over 1, spot-sso's scenarios; the bare app's own is the ceiling
+
+
 def scale_table(outcomes: list[Outcome]) -> str:
     one = {o.scenario.key: o for o in outcomes if o.workers == 1}
     two = {o.scenario.key: o for o in outcomes if o.workers == 2}
     lines = [
-        "| scenario | req/s, 1 worker | req/s, 2 workers | 2 workers / 1 worker | server CPU, 2 workers (cores, per worker) |",
-        "|---|---:|---:|---:|---|",
+        "| scenario | req/s, 1 worker | req/s, 2 workers | 2 workers / 1 worker | server CPU, 2 workers (cores, per worker) | target | met? |",
+        "|---|---:|---:|---:|---|---|---|",
     ]
     for key, o1 in one.items():
         o2 = two.get(key)
@@ -810,7 +807,52 @@ def scale_table(outcomes: list[Outcome]) -> str:
         ratio = o2.rps / o1.rps if o1.rps else float("nan")
         split = " + ".join(f"{c:.2f}" for c in o2.cpu.servers)
         same = " (one process in both passes)" if o2.processes == o1.processes else ""
-        lines.append(f"| `{key}`{same} | {o1.rps:,.0f} | {o2.rps:,.0f} | {ratio:.2f} | {split} |")
+        if o1.scenario.is_baseline or o1.scenario.is_peer:
+            target, met = "(reference: this app's own scaling here)", ""
+        else:
+            target = f"≥ {SCALE_TARGET:.2f}"
+            met = "yes" if ratio >= SCALE_TARGET else "**NO**"
+        lines.append(
+            f"| `{key}`{same} | {o1.rps:,.0f} | {o2.rps:,.0f} | {ratio:.2f} | {split} "
+            f"| {target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+HOST_SCENARIOS = ("tokens-userid-warm", "authorize", "tokens-userid-cold")
+
+
+def host_call_table(outcomes: list[Outcome]) -> str:
+    """CPU per request of the server (all workers) and of the host app, and what a host
+    call adds: a host-call scenario's server CPU per request minus `tokens-userid-static`'s
+    (the same request without the call), in the same pass."""
+    lines = [
+        "| scenario | workers | req/s | server CPU per request | of which the host call (over `tokens-userid-static`) | host app CPU per request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def per_request(o: Outcome, cores: float) -> float:
+        return cores / o.rps * 1e6 if o.rps else float("nan")
+
+    for o in outcomes:
+        if o.scenario.key not in (*HOST_SCENARIOS, "tokens-userid-static"):
+            continue
+        static = next(
+            (
+                x
+                for x in outcomes
+                if x.workers == o.workers and x.scenario.key == "tokens-userid-static"
+            ),
+            None,
+        )
+        ours = per_request(o, sum(o.cpu.servers))
+        call = "—"
+        if static is not None and o.scenario.key in HOST_SCENARIOS:
+            call = f"{ours - per_request(static, sum(static.cpu.servers)):,.0f} µs"
+        host = f"{per_request(o, o.cpu.host):,.0f} µs" if o.cpu.host else "—"
+        lines.append(
+            f"| `{o.scenario.key}` | {o.workers} | {o.rps:,.0f} | {ours:,.0f} µs | {call} | {host} |"
+        )
     return "\n".join(lines)
 
 
@@ -822,11 +864,11 @@ REFERENCE_NAMES = {
 
 
 def peers_table(run: Run) -> str:
-    """Each scenario with peers (``tokens-user``) over its baseline, then over each peer:
-    the one measured just before it if it was (not in --quick), else the pass's."""
+    """Each scenario with peers over its baseline, then over each peer: the one measured
+    just before it if it was (not in --quick), else the pass's."""
     lines = [
-        "| workers | `tokens-user` req/s | compared with | its req/s | measured | `tokens-user` / it | target | met? |",
-        "|---:|---:|---|---:|---|---:|---|---|",
+        "| scenario | workers | req/s | compared with | its req/s | measured | ratio | target | met? |",
+        "|---|---:|---:|---|---:|---|---:|---|---|",
     ]
     for o in run.outcomes:
         s = o.scenario
@@ -837,8 +879,8 @@ def peers_table(run: Run) -> str:
                 (x for x in run.outcomes if x.workers == o.workers and x.scenario.key == key), None
             )
             name = f"`{key}`"
-            if in_pass is not None:
-                name = f"{REFERENCE_NAMES.get(in_pass.scenario.server, '')} ({name})"
+            if in_pass is not None and in_pass.scenario.server in REFERENCE_NAMES:
+                name = f"{REFERENCE_NAMES[in_pass.scenario.server]} ({name})"
                 if in_pass.processes != o.processes:
                     name += f", {in_pass.processes} process against {o.processes} workers"
             target = (
@@ -851,14 +893,16 @@ def peers_table(run: Run) -> str:
             else:
                 why = run.skipped.get(key, "not in this run (`--only`)")
                 lines.append(
-                    f"| {o.workers} | {o.rps:,.0f} | {name} | — | skipped: {why} | — | {target} | — |"
+                    f"| `{s.key}` | {o.workers} | {o.rps:,.0f} | {name} | — | skipped: {why} | — "
+                    f"| {target} | — |"
                 )
                 continue
             ratio = o.rps / rps if rps else float("nan")
             shown = f"{ratio:.2f}" + ("x" if peer and peer.multiple else "")
             met = "" if peer is None else ("yes" if ratio >= peer.target else "**NO**")
             lines.append(
-                f"| {o.workers} | {o.rps:,.0f} | {name} | {rps:,.0f} | {when} | {shown} | {target} | {met} |"
+                f"| `{s.key}` | {o.workers} | {o.rps:,.0f} | {name} | {rps:,.0f} | {when} "
+                f"| {shown} | {target} | {met} |"
             )
     return "\n".join(lines)
 
@@ -1030,7 +1074,7 @@ def report(run: Run, command: str) -> str:
     ]
     if any(o.scenario.peers for o in run.outcomes):
         out += [
-            "## `tokens-user` against what an integrator would write",
+            "## Against what an integrator would write, and against the user body",
             "",
             "`tokens-user`'s req/s over the same request's to the bare app (no target: it signs "
             "nothing), to the hand-written FastAPI app (target ≥ 0.80) and to the Express app "
@@ -1039,9 +1083,25 @@ def report(run: Run, command: str) -> str:
                 "in the same quick pass, side by side (not meaningful)."
                 if args.quick
                 else "again just before `tokens-user`."
-            ),
+            )
+            + " The `userId` scenarios over `tokens-user` in the same pass (target ≥ 0.85: "
+            "looking the user up, from the static table or the warm cache, and applying the "
+            "Spot's rules costs at most 15%).",
             "",
             peers_table(run),
+            "",
+        ]
+    if any(o.scenario.key in HOST_SCENARIOS for o in run.outcomes):
+        out += [
+            "## Host calls: CPU per request",
+            "",
+            "Server CPU (every worker's, from /proc) per successful request during the measured "
+            "run at full load. A host-call scenario's figure minus `tokens-userid-static`'s is "
+            "what the call to the host platform costs spot-sso (the HTTP client, the answer's "
+            "parsing, the profile); the host app's own CPU is shown apart. The target for these "
+            f"scenarios is their p99 at half rate (≤ {P99_TARGET_MS:.0f} ms, Results above).",
+            "",
+            host_call_table(run.outcomes),
             "",
         ]
     if any(o.workers == 2 for o in run.outcomes):
@@ -1257,6 +1317,9 @@ def main(argv: list[str] | None = None) -> int:
     if any(o.scenario.peers for o in run.outcomes):
         print()
         print(peers_table(run))
+    if any(o.scenario.key in HOST_SCENARIOS for o in run.outcomes):
+        print()
+        print(host_call_table(run.outcomes))
     if any(o.workers == 2 for o in run.outcomes):
         print()
         print(scale_table(run.outcomes))

@@ -23,9 +23,12 @@ from tests.support.paths import ROOT
 SCENARIOS = [s.key for s in scenarios(Secrets())]
 ROW = re.compile(r"^\| `(?P<key>[a-z-]+)` [^|]*\| (?P<workers>\d+) \| (?P<rps>[\d,.]+) \|", re.M)
 SKIPPED = re.compile(r"^- `(?P<key>[a-z-]+)` skipped: (?P<why>.+)$", re.M)
-# tokens-user over each reference app: the bare one, the hand-written one, Express.
+# A scenario over what it is compared with: tokens-user over each reference app (the
+# bare one, the hand-written one, Express), the userId scenarios over tokens-user.
 PEER_ROW = re.compile(
-    r"^\| 1 \| [\d,]+ \| [^|]*\(`(?P<key>[a-z-]+)`\)[^|]* \| (?P<rps>[\d,]+) \|", re.M
+    r"^\| `(?P<scenario>[a-z-]+)` \| 1 \| [\d,]+ \| [^|`]*\(?`(?P<key>[a-z-]+)`\)?[^|]* "
+    r"\| (?P<rps>[\d,]+) \|",
+    re.M,
 )
 
 
@@ -53,9 +56,18 @@ def test_quick_bench_reports_every_scenario(tmp_path: Path) -> None:
     assert set(skipped) <= {"express-post"}, skipped
     assert sorted(rows) == sorted(set(SCENARIOS) - set(skipped)), report
     assert all(rps > 0 for rps in rows.values()), rows
-    assert "## `tokens-user` against what an integrator would write" in report
-    peers = {m["key"] for m in PEER_ROW.finditer(report)}
-    assert peers == {"baseline-post", "handwritten-post", "express-post"} - set(skipped), report
+    assert "## Against what an integrator would write, and against the user body" in report
+    peers = {(m["scenario"], m["key"]) for m in PEER_ROW.finditer(report)}
+    expected = {
+        ("tokens-user", key) for key in ("baseline-post", "handwritten-post", "express-post")
+    } - {("tokens-user", key) for key in skipped}
+    for scenario in ("tokens-userid-static", "tokens-userid-warm"):
+        expected |= {(scenario, "baseline-post"), (scenario, "tokens-user")}
+    assert peers == expected, report
+    assert "## Host calls: CPU per request" in report
+    assert re.search(
+        r"^\| `tokens-userid-cold` \| 1 \| [\d,]+ \| [\d,]+ µs \| -?[\d,]+ µs \|", report, re.M
+    )
     assert "## Token path alone" in report
     assert "token path" in report
     assert "## Where a POST /tokens request's time goes (in process)" in report
