@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import os
 import sys
 import time
@@ -73,19 +72,16 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
     from service.contract.membership import settle
     from service.contract.signing import TokenIssuer, now
     from service.identity.base import UserProfile
-    from service.observability.logs import lean_records, make_handler
+    from service.observability.logs import configure_logging
     from service.runtime.runtime import Runtime, audit_log
     from service.settings.model import Settings
     from service.web.routes.tokens import TokenRequest, TokenResponse
 
     sec = Secrets()
-    # The production log handler (JSON, redacting), writing to /dev/null, at info, with
-    # records as lean as the server's.
-    lean_records()
+    # The production logging (JSON, redacted), writing to /dev/null, at info, as the
+    # server sets it up.
     devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the process's life
-    root = logging.getLogger()
-    root.handlers[:] = [make_handler("json", stream=devnull)]
-    root.setLevel(logging.INFO)
+    configure_logging("info", "json", stream=devnull)
 
     settings = Settings.model_validate(
         {
@@ -150,7 +146,7 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
         ("hand-rolled HS256", "base64url + hmac.new(sha256), same payload", hand_rolled, ""),
         (
             "Runtime.issue",
-            "claims + sign + metrics + audit line (JSON, redacted, to /dev/null)",
+            "claims + sign + metrics + its own audit line (as `mint`; JSON, redacted, to /dev/null)",
             runtime_issue,
             "",
         ),
@@ -192,19 +188,18 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
         ),
         (
             "  part: audit log line",
-            "audit_log.info with the audit fields, JSON + Redactor",
+            "a structlog line with the audit fields: core fields, redaction, orjson",
             lambda: audit_log.info(
                 "token issued",
-                extra={
-                    "event": "token_issued",
-                    "spot": SPOT_ALIAS,
-                    "sub": "u-0",
-                    "flow": "tokens",
-                    "client": "bench",
-                    "ttl_seconds": 60,
-                    "exp": 0,
-                    "rules": [],
-                },
+                _event="token_issued",
+                spot=SPOT_ALIAS,
+                sub="u-0",
+                flow="tokens",
+                client="bench",
+                ttl_seconds=60,
+                exp=0,
+                rules=[],
+                made=[],
             ),
             "",
         ),

@@ -811,7 +811,7 @@ def scale_table(outcomes: list[Outcome]) -> str:
             target, met = "(reference: this app's own scaling here)", ""
         else:
             target = f"≥ {SCALE_TARGET:.2f}"
-            met = "yes" if ratio >= SCALE_TARGET else "**NO**"
+            met = "yes" if round(ratio, 2) >= SCALE_TARGET else "**NO**"  # judged as shown
         lines.append(
             f"| `{key}`{same} | {o1.rps:,.0f} | {o2.rps:,.0f} | {ratio:.2f} | {split} "
             f"| {target} | {met} |"
@@ -899,7 +899,7 @@ def peers_table(run: Run) -> str:
                 continue
             ratio = o.rps / rps if rps else float("nan")
             shown = f"{ratio:.2f}" + ("x" if peer and peer.multiple else "")
-            met = "" if peer is None else ("yes" if ratio >= peer.target else "**NO**")
+            met = "" if peer is None else ("yes" if round(ratio, 2) >= peer.target else "**NO**")
             lines.append(
                 f"| `{s.key}` | {o.workers} | {o.rps:,.0f} | {name} | {rps:,.0f} | {when} "
                 f"| {shown} | {target} | {met} |"

@@ -264,6 +264,7 @@ def assert_clean_labels(families: dict[str, list[Sample]]) -> None:
 
 
 RULE_MADE = {"groups:join", "groups:leave", "customPropertyValue", "domains:set", "domains:unset"}
+IDENTITY = ("sub", "firstName", "lastName", "email", "title", "lang", "timezone", "iat", "exp")
 
 
 async def test_a_token_request_writes_one_line_with_the_audit_fields(
@@ -272,7 +273,8 @@ async def test_a_token_request_writes_one_line_with_the_audit_fields(
     """Behind a trusted proxy, the request's one line names the client from
     X-Forwarded-For, keeps the socket peer as peer_ip, and carries the token's audit
     fields; a refused request's line has none."""
-    app = create_app(make_settings(trusted_proxies=["10.0.0.0/8"]))
+    rules = {"groups": {"staff": ["g-staff"]}, "properties": {"role": "title"}}
+    app = create_app(make_settings(trusted_proxies=["10.0.0.0/8"], spots={"main": rules}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
@@ -295,8 +297,10 @@ async def test_a_token_request_writes_one_line_with_the_audit_fields(
         "flow": "tokens",
         "client": "billing",
         "exp": claims["exp"],
-        "made": sorted(RULE_MADE & claims.keys()),
+        "made": ["customPropertyValue", "groups:join"],
     }
+    assert {"groups:join", "customPropertyValue"} <= claims.keys() <= RULE_MADE | set(IDENTITY)
+    assert line["rules"] == ["groups.staff", "properties.role <- title"]
     assert line["ttl_seconds"] == claims["exp"] - claims["iat"]
     [other] = [e for e in entries if e.get("request_id") == "req-audit-2"]
     assert other["status"] == 401 and "event" not in other and "sub" not in other
