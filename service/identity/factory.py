@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from service.errors import ConfigError
 from service.identity.base import IdentityAdapter
 from service.settings.identity import IdentityConfig
-from service.state.shared import Cache
+
+if TYPE_CHECKING:
+    from service.identity.http import Caches
 
 _REQUIRED = (
     "resolve_session",
@@ -27,7 +28,7 @@ _REQUIRED = (
 def build_adapter(
     config: IdentityConfig,
     http: httpx.AsyncClient,
-    caches: Callable[[str, float], Cache] | None = None,
+    caches: Caches | None = None,
 ) -> IdentityAdapter:
     """The adapter ``config`` names, ready to use; ``ConfigError`` when it cannot be built."""
     if config.adapter == "static":

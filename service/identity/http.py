@@ -42,10 +42,15 @@ from service.identity.base import AdapterBase, SessionContext, UserProfile
 from service.identity.client import FRESH_CONNECTION
 from service.identity.forwarding import refused_entry
 from service.settings.identity import HttpAdapterConfig
-from service.state.shared import Cache, MemoryCache
+from service.state.shared import Cache, Codec, MemoryCache
 from service.streams import read_at_most
 
 NOT_LOGGED_IN: Final = frozenset({401, 403, 404})
+# Profiles in Redis are JSON; in memory they are the validated ``UserProfile`` itself.
+PROFILES: Final[Codec[UserProfile]] = Codec(
+    dump=lambda profile: profile.model_dump_json(), load=UserProfile.model_validate_json
+)
+Caches = Callable[[str, float, Codec[UserProfile]], Cache[UserProfile]]
 
 
 class HttpAdapter(AdapterBase):
@@ -55,16 +60,16 @@ class HttpAdapter(AdapterBase):
         self,
         config: HttpAdapterConfig,
         http: httpx.AsyncClient,
-        caches: Callable[[str, float], Cache] | None = None,
+        caches: Caches | None = None,
     ) -> None:
         self._config = config
         self._http = http
         self._timeout = httpx.Timeout(
             config.read_timeout_seconds, connect=config.connect_timeout_seconds
         )
-        caches = caches or (lambda _, ttl: MemoryCache(ttl))
-        self._users = caches("users", config.user_cache_ttl_seconds)
-        self._sessions = caches("sessions", config.session_cache_ttl_seconds)
+        caches = caches or (lambda _, ttl, __: MemoryCache(ttl))
+        self._users = caches("users", config.user_cache_ttl_seconds, PROFILES)
+        self._sessions = caches("sessions", config.session_cache_ttl_seconds, PROFILES)
         self._cookies = frozenset(config.forward_cookies)
         self._headers = frozenset(config.forward_headers)
 
@@ -80,7 +85,7 @@ class HttpAdapter(AdapterBase):
         key = _session_key(cookies, headers)
         cached = await self._sessions.get(key)
         if cached is not None:
-            return UserProfile.model_validate_json(cached)
+            return cached
         if cookies:
             headers["cookie"] = "; ".join(f"{n}={v}" for n, v in sorted(cookies.items()))
         url = self._config.session_url
@@ -88,7 +93,7 @@ class HttpAdapter(AdapterBase):
         # host sent earlier, asked for or not, can be read as this one.
         profile = await self._get(url, headers, "session", fresh=True)
         if profile is not None:
-            await self._sessions.put(key, profile.model_dump_json())
+            await self._sessions.put(key, profile)
         return profile
 
     async def fetch_user(self, user_id: str) -> UserProfile | None:
@@ -99,11 +104,11 @@ class HttpAdapter(AdapterBase):
             )
         cached = await self._users.get(user_id)
         if cached is not None:
-            return UserProfile.model_validate_json(cached)
+            return cached
         url = self._config.user_url.replace("{user_id}", path_segment(user_id))
         profile = await self._get(url, self._credential(), "user lookup", expect_id=user_id)
         if profile is not None:
-            await self._users.put(user_id, profile.model_dump_json())
+            await self._users.put(user_id, profile)
         return profile
 
     def login_redirect(self, return_to: str) -> str | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from typing import Any, Final, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -27,12 +29,24 @@ LOG_EVERY_SECONDS: Final = 60.0
 KEY_PREFIX: Final = "spot-sso"
 
 
-class Cache(Protocol):
-    """A string cache with a time to live; misses and failures both answer None."""
+V = TypeVar("V")
 
-    async def get(self, key: str) -> str | None: ...
 
-    async def put(self, key: str, value: str) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[V]):
+    """How a cached value is written to Redis and read back (the memory cache keeps the
+    value itself: nothing is encoded, or parsed again, on a hit)."""
+
+    dump: Callable[[V], str]
+    load: Callable[[str], V]
+
+
+class Cache(Protocol[V]):
+    """A cache with a time to live; misses and failures both answer None."""
+
+    async def get(self, key: str) -> V | None: ...
+
+    async def put(self, key: str, value: V) -> None: ...
 
 
 class SharedState:
@@ -65,11 +79,11 @@ class SharedState:
     def backend(self) -> str:
         return "memory" if self.redis is None else "redis"
 
-    def cache(self, namespace: str, ttl: float) -> Cache:
+    def cache(self, namespace: str, ttl: float, codec: Codec[V]) -> Cache[V]:
         """A cache for ``namespace`` whose entries live ``ttl`` seconds (0: no cache)."""
         if self.redis is None or ttl <= 0:
             return MemoryCache(ttl)
-        return RedisCache(self, namespace, ttl)
+        return RedisCache(self, namespace, ttl, codec)
 
     def failed(self, component: str, exc: BaseException) -> None:
         """Count a Redis failure; log it at most once a minute per component."""
@@ -82,6 +96,18 @@ class SharedState:
                 "redis unavailable, %s degraded (fail open)",
                 component,
                 extra={"component": component, "error": self.last_error},
+            )
+
+    def unreadable(self, component: str) -> None:
+        """Count a value Redis holds that this version cannot read (another version's
+        format, or damaged); logged at most once a minute, without its content."""
+        self._metrics.redis_errors.labels(component).inc()
+        now, key = time.monotonic(), f"{component}:unreadable"
+        if now - self._last_logged.get(key, -LOG_EVERY_SECONDS) >= LOG_EVERY_SECONDS:
+            self._last_logged[key] = now
+            log.warning(
+                "a cached value in redis could not be read back: treated as a miss",
+                extra={"component": component},
             )
 
     def recovered(self) -> None:
@@ -104,42 +130,51 @@ class SharedState:
             await self.redis.aclose(close_connection_pool=True)
 
 
-class MemoryCache:
-    """The per-process cache, for one replica or when Redis is not configured."""
+class MemoryCache(Generic[V]):
+    """The per-process cache, for one replica or when Redis is not configured. It keeps
+    the values themselves, so they must not be changed once put (profiles are frozen)."""
 
     def __init__(self, ttl: float) -> None:
-        self._entries: TTLCache[str] = TTLCache(ttl)
+        self._entries: TTLCache[V] = TTLCache(ttl)
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> V | None:
         return self._entries.get(key)
 
-    async def put(self, key: str, value: str) -> None:
+    async def put(self, key: str, value: V) -> None:
         self._entries.put(key, value)
 
 
-class RedisCache:
-    """The cache in Redis, shared by every replica; keys are hashed, values expire."""
+class RedisCache(Generic[V]):
+    """The cache in Redis, shared by every replica; keys are hashed, values expire. A
+    value that cannot be read back (another version's format) is a miss, counted."""
 
-    def __init__(self, state: SharedState, namespace: str, ttl: float) -> None:
+    def __init__(self, state: SharedState, namespace: str, ttl: float, codec: Codec[V]) -> None:
         assert state.redis is not None
         self._state = state
         self._redis = state.redis
+        self._codec = codec
         self._prefix = f"{KEY_PREFIX}:cache:{namespace}:"
         self._ttl_ms = max(1, int(ttl * 1000))
 
     def _key(self, key: str) -> str:
         return self._prefix + hashlib.sha256(key.encode()).hexdigest()
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> V | None:
         try:
             value = await self._redis.get(self._key(key))
         except Exception as exc:  # Redis down or slow: a miss, counted
             self._state.failed("cache", exc)
             return None
-        return value.decode() if isinstance(value, bytes) else value
-
-    async def put(self, key: str, value: str) -> None:
+        if value is None:
+            return None
         try:
-            await self._redis.set(self._key(key), value, px=self._ttl_ms)
+            return self._codec.load(value.decode() if isinstance(value, bytes) else value)
+        except ValueError:  # not a value this version wrote: a miss, counted
+            self._state.unreadable("cache")
+            return None
+
+    async def put(self, key: str, value: V) -> None:
+        try:
+            await self._redis.set(self._key(key), self._codec.dump(value), px=self._ttl_ms)
         except Exception as exc:  # Redis down or slow: not cached, counted
             self._state.failed("cache", exc)

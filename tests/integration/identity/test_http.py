@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -752,6 +753,17 @@ async def test_user_cache(
     assert first == second == ADA_PROFILE
     assert len(host.received) == calls
     assert await adapter.ready() == {}  # readiness names no host
+
+
+async def test_the_memory_cache_keeps_the_profile_itself(
+    host: HostPlatform, http: httpx.AsyncClient
+) -> None:
+    """A hit answers the profile validated when the host sent it: not parsed again."""
+    adapter = HttpAdapter(config(user_cache_ttl_seconds=30), http)
+    first = await adapter.fetch_user("42")
+    with mock.patch.object(UserProfile, "model_validate_json", side_effect=AssertionError):
+        assert await adapter.fetch_user("42") is first
+    assert first is not None and first.model_config.get("frozen")  # shared, so never changed
 
 
 async def test_user_cache_is_per_user_and_skips_unknown_users(

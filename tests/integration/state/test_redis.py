@@ -111,6 +111,31 @@ async def test_replicas_share_the_profile_cache() -> None:
     assert len(keys) == 1 and b"u-1" not in keys[0]  # keys are hashed
 
 
+async def test_a_cached_profile_that_cannot_be_read_back_is_a_counted_miss() -> None:
+    """Another version's entry (or garbage) in Redis: the host is asked again, and the
+    failure counted, never a 500."""
+    calls: list[str] = []
+
+    def host(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, json=USER)
+
+    identity = {
+        "adapter": "http",
+        "http": {"user_url": "http://host.test/users/{user_id}", "user_cache_ttl_seconds": 30},
+    }
+    host_client = httpx.AsyncClient(transport=httpx.MockTransport(host))
+    app = app_on(SHARED, http=host_client, identity=identity)
+    assert (await post_token(app)).status_code == 200
+    store = redis.Redis.from_url(SHARED)
+    [key] = store.keys("spot-sso:cache:users:*")
+    store.set(key, b'{"id": "u-1", "email": 3')
+    assert (await post_token(app)).status_code == 200
+    assert calls == ["/users/u-1", "/users/u-1"]
+    text = (await get(app, "/metrics")).text
+    assert metric(text, "spot_sso_redis_errors_total", component="cache") == 1
+
+
 @pytest.fixture
 def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A redis-server of this test's own, so it can be stopped without harm."""
