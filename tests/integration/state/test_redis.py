@@ -91,19 +91,28 @@ async def test_in_memory_replicas_each_count_alone() -> None:
     assert codes == [200, 200, 200, 200]
 
 
-async def test_replicas_share_the_profile_cache() -> None:
+# The HTTP adapter against a host that knows USER, with its user cache on for 30 s.
+CACHED_LOOKUPS = {
+    "adapter": "http",
+    "http": {"user_url": "http://host.test/users/{user_id}", "user_cache_ttl_seconds": 30},
+}
+
+
+def cached_lookup_apps(count: int) -> tuple[list[FastAPI], list[str]]:
+    """``count`` replicas on the shared Redis, and the paths their host was asked."""
     calls: list[str] = []
 
     def host(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
         return httpx.Response(200, json=USER)
 
-    identity = {
-        "adapter": "http",
-        "http": {"user_url": "http://host.test/users/{user_id}", "user_cache_ttl_seconds": 30},
-    }
     host_client = httpx.AsyncClient(transport=httpx.MockTransport(host))
-    replicas = [app_on(SHARED, http=host_client, identity=identity) for _ in range(2)]
+    apps = [app_on(SHARED, http=host_client, identity=CACHED_LOOKUPS) for _ in range(count)]
+    return apps, calls
+
+
+async def test_replicas_share_the_profile_cache() -> None:
+    replicas, calls = cached_lookup_apps(2)
     for app in replicas:
         assert (await post_token(app)).status_code == 200
     assert calls == ["/users/u-1"]  # the second replica found the profile in Redis
@@ -114,18 +123,7 @@ async def test_replicas_share_the_profile_cache() -> None:
 async def test_a_cached_profile_that_cannot_be_read_back_is_a_counted_miss() -> None:
     """Another version's entry (or garbage) in Redis: the host is asked again, and the
     failure counted, never a 500."""
-    calls: list[str] = []
-
-    def host(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        return httpx.Response(200, json=USER)
-
-    identity = {
-        "adapter": "http",
-        "http": {"user_url": "http://host.test/users/{user_id}", "user_cache_ttl_seconds": 30},
-    }
-    host_client = httpx.AsyncClient(transport=httpx.MockTransport(host))
-    app = app_on(SHARED, http=host_client, identity=identity)
+    [app], calls = cached_lookup_apps(1)
     assert (await post_token(app)).status_code == 200
     store = redis.Redis.from_url(SHARED)
     [key] = store.keys("spot-sso:cache:users:*")
