@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The OpenID provider the tests run (oidc-provider, npm): installed from its lockfile
+# when npm is here; without npm, those tests are skipped and say why.
+OIDC   := tests/support/oidc
+OIDC_STAMP := $(OIDC)/node_modules/.installed
 
 .PHONY: demo test test-fast lint format openapi clean bench
 
@@ -16,13 +20,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(OIDC_STAMP): $(OIDC)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --prefix $(OIDC) && touch $@; \
+	else echo "npm not found: the OpenID provider tests will be skipped"; fi
+
 demo: $(STAMP)
 	$(BIN)/spot-sso demo
 
-test: $(STAMP)
+test: $(STAMP) $(OIDC_STAMP)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(OIDC_STAMP)
 	$(BIN)/python -m pytest tests/unit tests/integration
 
 # Throughput, latency and memory against a bare FastAPI app; writes bench/results.md.

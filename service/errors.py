@@ -144,6 +144,14 @@ class NoDestination(
     """No ``redirectUrl`` and no ``entry_url``."""
 
 
+class LoginRefused(
+    BadBrowserRequest, slug="login-refused", title="This sign-in could not be completed"
+):
+    """The OpenID provider's answer cannot be trusted or used (the sign-in expired or was
+    already used, came back to another browser, a refused or tampered ID token, an
+    unverified email, an error from the provider): a page, never a token."""
+
+
 class NotLoggedIn(ServiceError, status=401, slug="not-logged-in", title="You are not signed in"):
     """The browser has no session on the host platform, and no login page to go to."""
 

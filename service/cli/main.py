@@ -104,7 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--spot", required=True, help="Spot alias or Spot ID")
     who = explain.add_mutually_exclusive_group(required=True)
     who.add_argument("--user-id", help="look the user up through the identity adapter")
-    who.add_argument("--profile", metavar="FILE", help="a JSON UserProfile (id, email, ...)")
+    who.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="a JSON UserProfile (id, email, ...); with identity.adapter = oidc, an ID "
+        "token's claims (sub, email, email_verified, given_name, ...)",
+    )
     explain.add_argument("--json", action="store_true", help="print JSON")
 
     keygen = command(
@@ -118,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
         "Print the effective configuration, secrets redacted; exit 2 on problems.",
     )
     _demo_flag(check)
+    check.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not call the identity source or Redis (no readiness checks)",
+    )
 
     openapi = command("openapi", cmd_openapi, "Write the OpenAPI document.", config=False)
     openapi.add_argument("--output", metavar="FILE", help="write here instead of stdout")

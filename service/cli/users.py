@@ -88,7 +88,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     async def report_for(runtime: Runtime) -> dict[str, Any]:
         alias, _ = runtime.spot(args.spot)
-        if args.profile:
+        if args.profile and runtime.oidc is not None:  # an ID token's claims, saved as JSON
+            profile = runtime.oidc.profile(_json_file(Path(args.profile)))
+        elif args.profile:
             profile = _profile_file(Path(args.profile))
         else:
             profile = await fetch_profile(runtime, args.user_id)
@@ -97,6 +99,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     report = with_runtime(settings, report_for)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else as_text(report))
     return 0 if report["allowed"] else EXIT_INVALID
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError([f"--profile {path}: cannot read it ({exc.strerror})"]) from None
+    except ValueError as exc:
+        raise ConfigError([f"--profile {path}: not JSON ({exc})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"--profile {path}: not a JSON object of claims"])
+    return data
 
 
 def _profile_file(path: Path) -> UserProfile:

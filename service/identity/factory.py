@@ -40,6 +40,11 @@ def build_adapter(
 
         assert config.http is not None  # IdentityConfig requires the table
         return HttpAdapter(config.http, http, caches)
+    if config.adapter == "oidc":
+        from service.identity.oidc import OidcAdapter
+
+        assert config.oidc is not None  # IdentityConfig requires the table
+        return OidcAdapter(config.oidc, http)
     return _custom_adapter(config.adapter, config.options, http)
 
 

@@ -25,22 +25,19 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import ValidationError
 
 from service import __version__
-from service.contract.paths import MISSING, dig
+from service.contract.paths import dig
 from service.errors import (
-    FieldError,
     IdentityBadResponse,
     IdentityMismatch,
     IdentityUnavailable,
-    ProfileUnusable,
-    field_errors,
     reason,
 )
 from service.identity.base import AdapterBase, SessionContext, UserProfile
 from service.identity.client import FRESH_CONNECTION
 from service.identity.forwarding import refused_entry
+from service.identity.mapping import map_profile
 from service.settings.identity import HttpAdapterConfig
 from service.state.shared import Cache, Codec, MemoryCache
 from service.streams import read_at_most
@@ -220,50 +217,9 @@ class HttpAdapter(AdapterBase):
         root = dig(data, self._config.profile_path) if self._config.profile_path else data
         if not isinstance(root, Mapping):
             raise IdentityBadResponse(f"{host}: the answer holds no profile object")
-        paths = self._config.fields.model_dump()
-        values = {name: dig(root, path) for name, path in paths.items()}
-        fields = {
-            name: _scalar(v) for name, v in values.items() if v is not MISSING and v is not None
-        }
-        fields["groups"] = _string_list(values["groups"])
-        attributes = {name: dig(root, path) for name, path in self._config.attributes.items()}
-        fields["attributes"] = {k: v for k, v in attributes.items() if v is not MISSING}
-        try:
-            return UserProfile.model_validate(fields)
-        except ValidationError as exc:
-            errors = _profile_errors(exc, paths)
-            names = ", ".join(e.pointer.lstrip("/").replace("/", ".") for e in errors)
-            raise ProfileUnusable(
-                f"The host platform's profile lacks usable values for {names}.", errors
-            ) from None
-
-
-def _scalar(value: Any) -> Any:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
-def _string_list(value: Any) -> list[str]:
-    """Group names: strings and integers; booleans, floats and objects are not names."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [
-            str(item)
-            for item in value
-            if isinstance(item, str | int) and not isinstance(item, bool)
-        ]
-    return []
-
-
-def _profile_errors(exc: ValidationError, paths: Mapping[str, str]) -> list[FieldError]:
-    """Errors named by the host's field paths, the way an integrator configured them."""
-    return [
-        FieldError(
-            "/" + paths.get(e.pointer.lstrip("/"), e.pointer.lstrip("/")).replace(".", "/"),
-            e.detail,
+        return map_profile(
+            root, self._config.fields, self._config.attributes, "The host platform's profile"
         )
-        for e in field_errors(exc.errors())
-    ]
 
 
 def _session_key(cookies: Mapping[str, str], headers: Mapping[str, str]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from service.contract.profile import UserProfile
@@ -51,6 +51,16 @@ class MeteredAdapter:
 
     async def aclose(self) -> None:
         await self._adapter.aclose()
+
+    @property
+    def inner(self) -> IdentityAdapter:
+        """The adapter itself, for what only some adapters do (an OpenID login)."""
+        return self._adapter
+
+    def timed(self, operation: str) -> AbstractAsyncContextManager[None]:
+        """Time and count another call to the identity source (``login``) as the two
+        calls of the interface are."""
+        return self._call(operation)
 
     @asynccontextmanager
     async def _call(self, operation: str) -> AsyncIterator[None]:

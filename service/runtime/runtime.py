@@ -27,6 +27,7 @@ from service.errors import (
 from service.identity.base import IdentityAdapter
 from service.identity.client import host_client
 from service.identity.factory import build_adapter
+from service.identity.oidc import PENDING_LOGINS, OidcAdapter
 from service.networks import client_ip
 from service.observability.logs import event_log
 from service.observability.metrics import Metrics
@@ -82,6 +83,15 @@ class Runtime:
         self.trusted_proxies = settings.trusted_proxies
         self.adapter = MeteredAdapter(
             adapter or build_adapter(settings.identity, self.http, self.state.cache), self.metrics
+        )
+        inner = self.adapter.inner
+        # An OpenID provider signs browsers in over a redirect and back: the logins gone
+        # there are kept (in Redis when configured, so any replica finishes them).
+        self.oidc = inner if isinstance(inner, OidcAdapter) else None
+        self.logins = (
+            self.state.cache("oidc-logins", inner.config.login_ttl_seconds, PENDING_LOGINS)
+            if isinstance(inner, OidcAdapter)
+            else None
         )
         self._failing: set[str] = set()
 

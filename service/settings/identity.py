@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -117,12 +118,106 @@ class HttpAdapterConfig(Section):
         return self
 
 
+class OidcProfileFields(ProfileFields):
+    """Where each ``UserProfile`` field sits in the ID token's (and userinfo's) claims:
+    the standard claims by default; ``groups`` is where the provider puts them
+    (``groups``, ``roles``, ``realm_access.roles``...)."""
+
+    id: str = "sub"
+    first_name: str = "given_name"
+    last_name: str = "family_name"
+    title: str = "title"
+    avatar_url: str = "picture"
+    locale: str = "locale"
+    timezone: str = "zoneinfo"
+    groups: str = "groups"
+
+
+class OidcAdapterConfig(Section):
+    """An OpenID provider: spot-sso signs browsers in there (authorization code + PKCE)."""
+
+    issuer: str = Field(description="The provider's issuer URL, exactly as it names itself.")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    token_endpoint_auth_method: Literal[
+        "client_secret_basic", "client_secret_post", "private_key_jwt"
+    ] = "client_secret_basic"  # noqa: S105 - a method's name, not a secret
+    private_key: SecretStr | None = Field(
+        default=None, description="PEM private key for private_key_jwt."
+    )
+    private_key_file: Path | None = None
+    scopes: StrList = Field(default_factory=lambda: ["openid", "email", "profile"])
+    prompt_none: bool = Field(
+        default=False,
+        description="Ask the provider with prompt=none first: a browser signed in there "
+        "comes back without a page; one that is not is sent to the interactive login.",
+    )
+    userinfo: bool = Field(
+        default=True,
+        description="Also read the userinfo endpoint (one call per login): many providers "
+        "put the email and profile claims there, not in the ID token.",
+    )
+    trust_unverified_email: bool = Field(
+        default=False,
+        description="Accept users whose email_verified claim is not true. MeltingSpot "
+        "treats the token's email as verified: only for providers that never hold "
+        "unverified addresses.",
+    )
+    fields: OidcProfileFields = Field(default_factory=OidcProfileFields)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    login_ttl_seconds: float = Field(
+        default=600.0, ge=30, le=3600, description="How long a login may stay at the provider."
+    )
+    metadata_ttl_seconds: float = Field(default=3600.0, ge=0, le=86400)
+    connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    total_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            raise ValueError("must be an https URL (http only on 127.0.0.1 or localhost)")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must be a plain URL: no query, fragment or credentials")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, values: list[str]) -> list[str]:
+        if "openid" not in values:
+            raise ValueError("must include 'openid'")
+        return values
+
+    @model_validator(mode="after")
+    def _complete(self) -> OidcAdapterConfig:
+        if self.client_secret_file is not None:
+            self.client_secret = secret_from_file(self.client_secret_file, "client_secret_file")
+        if self.private_key_file is not None:
+            self.private_key = secret_from_file(self.private_key_file, "private_key_file")
+        if self.token_endpoint_auth_method == "private_key_jwt":  # noqa: S105 - a method
+            if self.private_key is None:
+                raise ValueError("private_key_jwt needs private_key or private_key_file")
+        elif self.client_secret is None:
+            raise ValueError(
+                f"{self.token_endpoint_auth_method} needs client_secret or client_secret_file"
+            )
+        if self.client_secret is not None and is_placeholder(self.client_secret.get_secret_value()):
+            raise ValueError("client_secret: looks like a placeholder, not the real secret")
+        return self
+
+
 class IdentityConfig(Section):
-    """Where users come from: ``static``, ``http``, or a host's own ``package.module:Class``."""
+    """Where users come from: ``static``, ``http``, ``oidc``, or a host's own
+    ``package.module:Class``."""
 
     adapter: str = "static"
     static: StaticAdapterConfig = Field(default_factory=StaticAdapterConfig)
     http: HttpAdapterConfig | None = None
+    oidc: OidcAdapterConfig | None = None
     options: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for a custom adapter class."
     )
@@ -130,12 +225,16 @@ class IdentityConfig(Section):
     @field_validator("adapter")
     @classmethod
     def _adapter(cls, value: str) -> str:
-        if value in ("static", "http") or re.fullmatch(r"[\w.]+:\w+", value):
+        if value in ("static", "http", "oidc") or re.fullmatch(r"[\w.]+:\w+", value):
             return value
-        raise ValueError("must be 'static', 'http' or an import path 'package.module:Class'")
+        raise ValueError(
+            "must be 'static', 'http', 'oidc' or an import path 'package.module:Class'"
+        )
 
     @model_validator(mode="after")
     def _adapter_table(self) -> IdentityConfig:
         if self.adapter == "http" and self.http is None:
             raise ValueError("adapter = 'http' needs an [identity.http] table")
+        if self.adapter == "oidc" and self.oidc is None:
+            raise ValueError("adapter = 'oidc' needs an [identity.oidc] table")
         return self

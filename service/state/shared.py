@@ -48,6 +48,10 @@ class Cache(Protocol[V]):
 
     async def put(self, key: str, value: V) -> None: ...
 
+    async def take(self, key: str) -> V | None:
+        """The value, removed: a second ``take`` of the same key answers None."""
+        ...
+
 
 class SharedState:
     """Redis when configured, else memory; every Redis failure degrades, never fails."""
@@ -143,6 +147,9 @@ class MemoryCache(Generic[V]):
     async def put(self, key: str, value: V) -> None:
         self._entries.put(key, value)
 
+    async def take(self, key: str) -> V | None:
+        return self._entries.take(key)
+
 
 class RedisCache(Generic[V]):
     """The cache in Redis, shared by every replica; keys are hashed, values expire. A
@@ -165,6 +172,9 @@ class RedisCache(Generic[V]):
         except Exception as exc:  # Redis down or slow: a miss, counted
             self._state.failed("cache", exc)
             return None
+        return self._decode(value)
+
+    def _decode(self, value: Any) -> V | None:
         if value is None:
             return None
         try:
@@ -172,6 +182,14 @@ class RedisCache(Generic[V]):
         except ValueError:  # not a value this version wrote: a miss, counted
             self._state.unreadable("cache")
             return None
+
+    async def take(self, key: str) -> V | None:
+        try:
+            value = await self._redis.getdel(self._key(key))  # one use, on every replica
+        except Exception as exc:  # Redis down or slow: nothing to take, counted
+            self._state.failed("cache", exc)
+            return None
+        return self._decode(value)
 
     async def put(self, key: str, value: V) -> None:
         try:

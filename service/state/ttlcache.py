@@ -35,6 +35,12 @@ class TTLCache(Generic[V]):
             return None
         return value
 
+    def take(self, key: str) -> V | None:
+        """The value, removed (None when absent or expired)."""
+        value = self.get(key)
+        self._entries.pop(key, None)
+        return value
+
     def put(self, key: str, value: V) -> None:
         if not self.enabled:
             return

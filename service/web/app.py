@@ -18,7 +18,7 @@ from service.runtime.runtime import Runtime
 from service.settings.model import Settings, load_settings
 from service.web import problems
 from service.web.middleware import RequestContext
-from service.web.routes import authorize, ops, tokens
+from service.web.routes import authorize, oidc, ops, tokens
 
 log = logging.getLogger("spot_sso")
 
@@ -56,7 +56,7 @@ def create_app(
         lifespan=lifespan,
         redoc_url=None,
     )
-    for routes in (tokens, authorize, ops):
+    for routes in (tokens, authorize, oidc, ops):
         app.include_router(routes.router)
     app.state.runtime = runtime
     problems.install(app)

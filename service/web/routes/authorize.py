@@ -37,6 +37,7 @@ from service.identity.forwarding import refused_entry
 from service.runtime.runtime import Runtime
 from service.settings.spots import SpotConfig
 from service.web.deps import Caller, CallerDep
+from service.web.login import begin
 from service.web.routes import operation_id
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
@@ -107,8 +108,14 @@ async def _authorize(
         raise
     rule = config.authorize_rate_limit or limits.authorize_per_ip
     await runtime.limiter.hit("authorize", f"{ip}|{alias}", rule)
-    destination = _destination(config, redirect_url)
-    referrer = _referrer(config, referrer_url)
+    destination = destination_of(config, redirect_url)
+    referrer = referrer_of(config, referrer_url)
+    if runtime.oidc is not None:  # the OpenID provider signs the browser in, then the callback
+        interactive = not runtime.oidc.config.prompt_none
+        response = await begin(
+            request, runtime, alias, redirect_url, referrer_url, interactive=interactive
+        )
+        return response, "login_bounce"
     session = _session(request, runtime, ip)
     profile = await runtime.adapter.resolve_session(session) if session is not None else None
     if profile is None:
@@ -144,7 +151,9 @@ def _spot(runtime: Runtime, ref: str | None, redirect_url: str | None) -> tuple[
     )
 
 
-def _destination(config: SpotConfig, redirect_url: str | None) -> str:
+def destination_of(config: SpotConfig, redirect_url: str | None) -> str:
+    """Where the token goes: ``redirectUrl`` checked against the Spot's origins, or the
+    Spot's ``entry_url``."""
     if redirect_url is None:
         if config.entry_url is None:
             raise NoDestination(
@@ -157,7 +166,8 @@ def _destination(config: SpotConfig, redirect_url: str | None) -> str:
         raise InvalidRedirect(f"{exc}.") from None
 
 
-def _referrer(config: SpotConfig, referrer_url: str | None) -> str | None:
+def referrer_of(config: SpotConfig, referrer_url: str | None) -> str | None:
+    """``referrerUrl`` checked: a path inside the Spot."""
     if referrer_url is None:
         return None
     try:

@@ -198,7 +198,14 @@ def test_openapi_file_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     operation_ids = sorted(
         op["operationId"] for path in document["paths"].values() for op in path.values()
     )
-    assert operation_ids == ["authorize", "healthz", "issueToken", "metrics", "readyz"]
+    assert operation_ids == [
+        "authorize",
+        "healthz",
+        "issueToken",
+        "metrics",
+        "oidcCallback",
+        "readyz",
+    ]
     assert "DEMO-ONLY" not in out
     assert "422" not in document["paths"]["/authorize"]["get"]["responses"]
 

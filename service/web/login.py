@@ -1,0 +1,59 @@
+"""The start of an OpenID Connect login, shared by ``GET /authorize`` (which sends the
+browser to the provider) and ``GET /oidc/callback`` (which sends it again, interactively,
+when a ``prompt=none`` attempt finds no session at the provider)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from authlib.common.security import generate_token
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from service.runtime.runtime import Runtime
+
+CALLBACK_PATH: Final = "/oidc/callback"
+LOGIN_COOKIE: Final = "spot_sso_login"
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9]{32,128}$")
+
+
+def callback_url(runtime: Runtime) -> str:
+    """The redirect URI to register at the provider: ``public_url`` + ``/oidc/callback``."""
+    return runtime.settings.public_url + CALLBACK_PATH
+
+
+async def begin(
+    request: Request,
+    runtime: Runtime,
+    alias: str,
+    redirect_url: str | None,
+    referrer_url: str | None,
+    *,
+    interactive: bool,
+) -> RedirectResponse:
+    """``302`` to the provider's login, the pending login kept, the browser bound."""
+    assert runtime.oidc is not None and runtime.logins is not None
+    browser = request.cookies.get(LOGIN_COOKIE, "")
+    if not _COOKIE_VALUE.match(browser):
+        browser = generate_token(48)
+    url, pending = await runtime.oidc.begin_login(
+        redirect_uri=callback_url(runtime),
+        browser=browser,
+        spot=alias,
+        redirect_url=redirect_url,
+        referrer_url=referrer_url,
+        interactive=interactive,
+    )
+    await runtime.logins.put(pending.state, pending)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        browser,
+        max_age=int(runtime.oidc.config.login_ttl_seconds),
+        path="/",  # /authorize reads it too: every login of a browser shares one value
+        secure=runtime.settings.public_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
