@@ -130,6 +130,7 @@ def problem(
 
 _HINTS: Final = {
     "invalid-redirect": "Go back to the community and use its sign-in button again.",
+    "login-refused": "Go back to the community and use its sign-in button again.",
     "not-logged-in": "Sign in on the host platform, then use the community's sign-in button.",
     "identity-unavailable": "The host platform did not answer: try again in a minute.",
     "identity-bad-response": "The host platform answered with an error: try again later.",
