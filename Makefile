@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# The OpenID provider the tests run (oidc-provider, npm): installed from its lockfile
+# The OpenID provider the tests and `spot-sso demo --oidc` run (oidc-provider, npm):
+# installed from its lockfile
 # when npm is here; without npm, those tests are skipped and say why.
-OIDC   := tests/support/oidc
+OIDC   := service/demo/oidc
 OIDC_STAMP := $(OIDC)/node_modules/.installed
 
 .PHONY: demo test test-fast lint format openapi clean bench

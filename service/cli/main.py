@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
             choices=("json", "text"),
             help="JSON lines, or text for humans (default: json, or $SPOT_SSO_LOG_FORMAT)",
         )
+        if name == "demo":
+            sub.add_argument(
+                "--oidc",
+                action="store_true",
+                help="sign in at a demo OpenID provider (oidc-provider; needs Node.js and npm)",
+            )
 
     mint = command("mint", cmd_mint, "Print a token for a user (from the adapter or given here).")
     _demo_flag(mint)

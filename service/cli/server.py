@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
+import subprocess
 from pathlib import Path
 from typing import Final
 
@@ -15,13 +17,23 @@ from service.demo import (
     DEMO_SPOT_ID,
     DEMO_USERS,
     demo_base,
+    demo_url,
     demo_values_in,
+    oidc_provider,
 )
 from service.errors import ConfigError
 from service.runtime.runtime import Runtime
 from service.settings.model import CONFIG_ENV, Settings, env_name, load_settings
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 10
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now (for the demo's OpenID provider)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def check_runtime(settings: Settings) -> None:
@@ -41,11 +53,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config, base=demo_base(args.port))
-    check_runtime(settings)
-    os.environ[DEMO_PORT_ENV] = str(args.port)
-    print(demo_banner(settings), flush=True)
-    return run_uvicorn("service.demo:demo_app_from_environment", args, settings)
+    provider = _demo_provider(args.port) if args.oidc else None
+    try:
+        settings = load_settings(args.config, base=demo_base(args.port))
+        check_runtime(settings)
+        os.environ[DEMO_PORT_ENV] = str(args.port)
+        print(demo_banner(settings, provider_url=provider[0] if provider else None), flush=True)
+        return run_uvicorn("service.demo:demo_app_from_environment", args, settings)
+    finally:
+        if provider is not None:
+            oidc_provider.stop(provider[1])
+
+
+def _demo_provider(port: int) -> tuple[str, subprocess.Popen[bytes]]:
+    """The demo OpenID provider, started, and the demo's settings pointed at it (through
+    the environment, which uvicorn's workers read again)."""
+    try:
+        oidc_provider.prepare()
+        provider_port = free_port()
+        process = oidc_provider.start(
+            provider_port,
+            f"{demo_url(port)}/oidc/callback",
+            oidc_provider.accounts_of(DEMO_USERS),
+        )
+    except (oidc_provider.ProviderUnavailable, OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError([f"--oidc: {exc}"]) from None
+    issuer = f"http://127.0.0.1:{provider_port}"
+    os.environ.update(oidc_provider.environment(issuer))
+    return issuer, process
 
 
 def run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> int:
@@ -77,9 +112,16 @@ def run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
-def demo_banner(settings: Settings) -> str:
+def demo_banner(settings: Settings, provider_url: str | None = None) -> str:
     base = settings.public_url
     users = ", ".join(user["id"] for user in DEMO_USERS)
+    body = '{"userId": "u-ada"}'
+    if provider_url is not None:  # an OpenID provider looks nobody up by ID: a whole user
+        users += f"\n  Provider    {provider_url}   sign in with a demo user's id, any password"
+        body = (
+            '{"user": {"sub": "u-ada", "firstName": "Ada", "lastName": "Lovelace", '
+            '"email": "ada@example.com"}}'
+        )
     return f"""
   spot-sso demo  (DEMO-ONLY keys: public, refused by `spot-sso serve`)
 
@@ -94,5 +136,5 @@ def demo_banner(settings: Settings) -> str:
     curl -s -X POST {base}/tokens \\
       -H 'Authorization: Bearer {DEMO_API_KEY}' \\
       -H 'Content-Type: application/json' \\
-      -d '{{"userId": "u-ada"}}'
+      -d '{body}'
 """

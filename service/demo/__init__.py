@@ -107,6 +107,10 @@ def demo_values_in(settings: Settings) -> list[str]:
     http = settings.identity.http
     if http is not None and http.token is not None and DEMO_MARKER in http.token.get_secret_value():
         found.append("identity.http.token is the demo host's public token")
+    oidc = settings.identity.oidc
+    secret = oidc.client_secret if oidc is not None else None
+    if secret is not None and DEMO_MARKER in secret.get_secret_value():
+        found.append("identity.oidc.client_secret is the demo provider's public secret")
     return found
 
 

@@ -1,18 +1,15 @@
-"""A real OpenID provider for the tests: panva's ``oidc-provider`` (npm, tests/support/oidc)
-on 127.0.0.1, and a driver for its development login and consent pages.
+"""A real OpenID provider for the tests: panva's ``oidc-provider`` (npm, the demo's, in
+service/demo/oidc) on 127.0.0.1, and a driver for its development login and consent pages.
 
-``.ci/run`` installs its packages (``npm ci`` from the lockfile); elsewhere the tests skip
-when Node or the packages are missing (``REQUIRE_OIDC=1`` makes that a failure).
+``make test`` installs its packages (``npm ci`` from the lockfile) when npm is here; without
+them the tests skip and say why (``REQUIRE_OIDC=1``, as in CI, makes that a failure).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from service.demo import oidc_provider
 from tests.support.hosts import free_port
-from tests.support.paths import ROOT
 
-PROVIDER_DIR = ROOT / "tests" / "support" / "oidc"
 CLIENT_ID = "spot-sso-tests"
 CLIENT_SECRET = "a-test-client-secret-for-the-provider-0123456789"  # test value only
 REDIRECT_URI = "http://127.0.0.1:8000/oidc/callback"  # tests' public_url + the callback
-START_SECONDS = 20.0
 
 
 @dataclass
@@ -36,12 +31,7 @@ class Provider:
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        oidc_provider.stop(self.process)
 
     def settings(self, **oidc: Any) -> dict[str, Any]:
         """The ``identity`` settings of spot-sso against this provider."""
@@ -59,61 +49,33 @@ class Provider:
 
 def provider_available() -> str | None:
     """Why the provider cannot run here, or None when it can."""
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        return "oidc-provider is not installed (npm ci --prefix tests/support/oidc)"
+    try:
+        oidc_provider.prepare(install=False)
+    except oidc_provider.ProviderUnavailable as exc:
+        return str(exc)
     return None
 
 
 def start_provider(
-    accounts: Mapping[str, Mapping[str, Any]], jwks: Mapping[str, Any] | None = None
+    accounts: Mapping[str, Mapping[str, Any]],
+    jwks: Mapping[str, Any] | None = None,
+    *,
+    port: int | None = None,
+    redirect_uri: str = REDIRECT_URI,
 ) -> Provider:
-    """The provider on a free port of 127.0.0.1, one confidential client, ``accounts``;
-    ``jwks``: its signing keys (private JWKs), so a test can sign as the provider."""
+    """The provider on 127.0.0.1 (``port``, or a free one), one confidential client
+    whose redirect URI is ``redirect_uri``, ``accounts``; ``jwks``: its signing keys
+    (private JWKs), so a test can sign as the provider."""
     why = provider_available()
     if why is not None:
         if os.environ.get("REQUIRE_OIDC"):
             pytest.fail(f"the OpenID provider cannot run: {why}")
         pytest.skip(f"the OpenID provider cannot run: {why}")
-    port = free_port()
-    client = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "redirect_uris": [REDIRECT_URI],
-        "grant_types": ["authorization_code"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "client_secret_basic",
-    }
-    env = {
-        **os.environ,
-        "OIDC_PORT": str(port),
-        "OIDC_CLIENT": json.dumps(client),
-        "OIDC_ACCOUNTS": json.dumps(accounts),
-        **({"OIDC_JWKS": json.dumps(jwks)} if jwks else {}),
-    }
-    process = subprocess.Popen(
-        ["node", "server.mjs"],
-        cwd=PROVIDER_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    port = port or free_port()
+    process = oidc_provider.start(
+        port, redirect_uri, accounts, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, jwks=jwks
     )
-    provider = Provider(f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the OpenID provider exited at start")
-        try:
-            if httpx.get(
-                f"{provider.issuer}/.well-known/openid-configuration", timeout=1
-            ).is_success:
-                return provider
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    provider.stop()
-    raise RuntimeError(f"the OpenID provider did not start within {START_SECONDS:g} s")
+    return Provider(f"http://127.0.0.1:{port}", process)
 
 
 def _inputs(form: str) -> dict[str, str]:

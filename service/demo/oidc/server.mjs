@@ -22,7 +22,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ["sub"],
     email: ["email", "email_verified"],
-    profile: ["name", "given_name", "family_name", "picture", "locale", "zoneinfo"],
+    profile: ["name", "given_name", "family_name", "picture", "locale", "zoneinfo", "title"],
     groups: ["groups"],
   },
   features: { devInteractions: { enabled: true } },
@@ -35,3 +35,9 @@ const provider = new Provider(issuer, {
   },
 });
 provider.listen(port, "127.0.0.1", () => console.log(`ready ${issuer}`));
+
+// Ends with the process that started it, however that one ended (a signal, a crash).
+const parent = Number(process.env.OIDC_PARENT_PID || process.ppid);
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 500).unref();
