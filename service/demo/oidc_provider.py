@@ -82,6 +82,8 @@ def start(
     client_id: str = DEMO_OIDC_CLIENT_ID,
     client_secret: str = DEMO_OIDC_CLIENT_SECRET,
     jwks: Mapping[str, Any] | None = None,
+    auth_method: str = "client_secret_basic",
+    client_keys: Mapping[str, Any] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The provider on ``127.0.0.1:port``, answering; its own process group. It exits by
     itself when this process ends, whatever ends it."""
@@ -91,7 +93,8 @@ def start(
         "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": "client_secret_basic",
+        "token_endpoint_auth_method": auth_method,
+        **({"jwks": client_keys} if client_keys else {}),  # private_key_jwt: the public key
     }
     env = {
         **os.environ,

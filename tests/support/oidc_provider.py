@@ -62,6 +62,8 @@ def start_provider(
     *,
     port: int | None = None,
     redirect_uri: str = REDIRECT_URI,
+    auth_method: str = "client_secret_basic",
+    client_keys: Mapping[str, Any] | None = None,
 ) -> Provider:
     """The provider on 127.0.0.1 (``port``, or a free one), one confidential client
     whose redirect URI is ``redirect_uri``, ``accounts``; ``jwks``: its signing keys
@@ -73,7 +75,14 @@ def start_provider(
         pytest.skip(f"the OpenID provider cannot run: {why}")
     port = port or free_port()
     process = oidc_provider.start(
-        port, redirect_uri, accounts, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, jwks=jwks
+        port,
+        redirect_uri,
+        accounts,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        jwks=jwks,
+        auth_method=auth_method,
+        client_keys=client_keys,
     )
     return Provider(f"http://127.0.0.1:{port}", process)
 

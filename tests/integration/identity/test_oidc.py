@@ -74,8 +74,11 @@ class TokenTamperer(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self._real = httpx.AsyncHTTPTransport()
         self.tamper: Tamper | None = None
+        self.token_requests: list[httpx.Request] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            self.token_requests.append(request)
         response = await self._real.handle_async_request(request)
         if self.tamper is None or not request.url.path.endswith("/token"):
             return response
@@ -193,6 +196,9 @@ async def test_a_browser_signs_in_at_the_provider_and_lands_on_the_spot(flow: Fl
     assert (claims["firstName"], claims["lastName"]) == ("Ada", "Lovelace")
     assert (claims["lang"], claims["timezone"]) == ("fr", "Europe/London")
     assert claims["groups:join"] == ["g-staff"]
+    [request] = flow.tamperer.token_requests  # client_secret_basic by default, with PKCE
+    assert request.headers["authorization"].startswith("Basic ")
+    assert "code_verifier=" in request.content.decode()
 
 
 async def test_a_second_login_goes_through_without_a_page(flow: Flow) -> None:
@@ -356,3 +362,38 @@ def test_explain_reads_an_id_tokens_claims(
     claims.write_text(json.dumps({"sub": "bob", **ACCOUNTS["bob"]}), encoding="utf-8")
     status, _, err = run(capsys, *args)
     assert status != 0 and "email_verified" in err
+
+
+CLIENT_KEY = RSAKey.generate_key(2048, parameters={"kid": "spot-sso-client", "use": "sig"})
+
+
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [
+        ("client_secret_post", {}),
+        (
+            "private_key_jwt",
+            {"client_secret": None, "private_key": CLIENT_KEY.as_pem(private=True).decode()},
+        ),
+    ],
+)
+async def test_each_client_authentication_method_at_the_token_endpoint(
+    method: str, settings: dict[str, Any]
+) -> None:
+    keys = {"keys": [CLIENT_KEY.as_dict(private=False)]} if method == "private_key_jwt" else None
+    provider = start_provider(ACCOUNTS, auth_method=method, client_keys=keys)
+    try:
+        async with _flow(provider, token_endpoint_auth_method=method, **settings) as flow:
+            assert token_of(await flow.login("ada"))["sub"] == "ada"
+            [request] = flow.tamperer.token_requests
+            body = request.content.decode()
+            assert "authorization" not in request.headers  # no client_secret_basic
+            if method == "client_secret_post":
+                assert f"client_secret={CLIENT_SECRET}" in body
+            else:
+                assert "client_assertion=" in body and CLIENT_SECRET not in body
+        if method == "private_key_jwt":  # this client has no secret: a secret is refused
+            async with _flow(provider, token_endpoint_auth_method="client_secret_basic") as flow:
+                assert "refused to complete" in refused(await flow.login("ada"))
+    finally:
+        provider.stop()
