@@ -44,7 +44,7 @@ def build_adapter(
         from service.identity.oidc import OidcAdapter
 
         assert config.oidc is not None  # IdentityConfig requires the table
-        return OidcAdapter(config.oidc, http)
+        return OidcAdapter(config.oidc, http, caches)
     return _custom_adapter(config.adapter, config.options, http)
 
 

@@ -18,8 +18,9 @@ OAuth or JOSE is written here):
   standard claims by default; ``email_verified`` must be true unless the configuration
   trusts the provider's emails.
 
-Plain OpenID Connect cannot look a user up by ID: ``fetch_user`` says so (``POST /tokens``
-with ``userId`` answers a clear problem).
+Plain OpenID Connect cannot look a user up by ID: without ``lookup`` (a ``user_url`` as
+the HTTP adapter's: SCIM, Graph, the host's API) ``fetch_user`` says so, and
+``POST /tokens`` with ``userId`` answers a clear problem.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from service.errors import (
     reason,
 )
 from service.identity.base import AdapterBase, SessionContext, UserProfile
+from service.identity.http import Caches, HttpAdapter
 from service.identity.mapping import map_profile
 from service.settings.identity import OidcAdapterConfig
 from service.state.shared import Codec
@@ -112,9 +114,13 @@ def sha256(text: str) -> str:
 class OidcAdapter(AdapterBase):
     """Users from an OpenID provider, through the shared ``httpx.AsyncClient``."""
 
-    def __init__(self, config: OidcAdapterConfig, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, config: OidcAdapterConfig, http: httpx.AsyncClient, caches: Caches | None = None
+    ) -> None:
         self._config = config
         self._http = http
+        # Users by ID, when configured: the HTTP adapter's lookup, as it is.
+        self._lookup = HttpAdapter(config.lookup, http, caches) if config.lookup else None
         self._timeout = httpx.Timeout(
             config.read_timeout_seconds, connect=config.connect_timeout_seconds
         )
@@ -135,13 +141,16 @@ class OidcAdapter(AdapterBase):
         return None
 
     async def fetch_user(self, user_id: str) -> UserProfile | None:
+        if self._lookup is not None:
+            return await self._lookup.fetch_user(user_id)
         raise InvalidRequest(
             [
                 FieldError(
                     "/userId",
                     "this service's identity source is an OpenID provider, which signs "
-                    "browsers in but cannot look users up by ID: send the whole profile as "
-                    "`user`, or sign the user in through GET /authorize",
+                    "browsers in but cannot look users up by ID (no identity.oidc.lookup is "
+                    "configured): send the whole profile as `user`, or sign the user in "
+                    "through GET /authorize",
                 )
             ]
         )

@@ -166,6 +166,12 @@ class OidcAdapterConfig(Section):
     )
     fields: OidcProfileFields = Field(default_factory=OidcProfileFields)
     attributes: dict[str, str] = Field(default_factory=dict)
+    lookup: HttpAdapterConfig | None = Field(
+        default=None,
+        description="Users by ID for POST /tokens with userId: a GET user_url as the HTTP "
+        "adapter's (a SCIM 2.0 /Users/{user_id}, Microsoft Graph, Okta's Users API, the "
+        "host's own), with its credential and field paths.",
+    )
     login_ttl_seconds: float = Field(
         default=600.0, ge=30, le=3600, description="How long a login may stay at the provider."
     )
@@ -207,6 +213,10 @@ class OidcAdapterConfig(Section):
             )
         if self.client_secret is not None and is_placeholder(self.client_secret.get_secret_value()):
             raise ValueError("client_secret: looks like a placeholder, not the real secret")
+        if self.lookup is not None and (self.lookup.user_url is None or self.lookup.session_url):
+            raise ValueError(
+                "lookup: set user_url only; browsers are signed in by the OpenID provider"
+            )
         return self
 
 

@@ -13,15 +13,20 @@ headers, cookies) in ``received``.
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from service.identity.client import host_client
 
 SERVICE_TOKEN = "svc-T0ken-0123456789-do-not-leak"
 ADA_COOKIE = "cookie-ada-7f3e9a1b2c4d-secret"
@@ -168,3 +173,11 @@ def _cookies(header: str) -> dict[str, str]:
     jar: SimpleCookie = SimpleCookie()
     jar.load(header)
     return {name: morsel.value for name, morsel in jar.items()}
+
+
+@asynccontextmanager
+async def serve(host: HostPlatform) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's own host client, over an ASGI transport to ``host``."""
+    transport = httpx.ASGITransport(app=host.app)
+    async with host_client(timeout=httpx.Timeout(5), max_connections=4, transport=transport) as c:
+        yield c

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -23,7 +22,7 @@ from service.errors import (
     ServiceError,
 )
 from service.identity.base import IdentityAdapter, SessionContext, UserProfile
-from service.identity.client import FRESH_CONNECTION, host_client
+from service.identity.client import FRESH_CONNECTION
 from service.identity.factory import build_adapter
 from service.identity.http import HttpAdapter
 from service.settings.identity import HttpAdapterConfig, IdentityConfig
@@ -35,6 +34,7 @@ from tests.support.host_app import (
     GRACE_COOKIE,
     SERVICE_TOKEN,
     HostPlatform,
+    serve,
 )
 
 HOST = "http://host.test"
@@ -98,14 +98,6 @@ def assert_safe(exc: ServiceError) -> None:
         assert all(secret not in text for text in texts), (secret, texts)
     assert exc.__cause__ is None
     assert exc.__context__ is None or exc.__suppress_context__
-
-
-@asynccontextmanager
-async def serve(host: HostPlatform) -> AsyncIterator[httpx.AsyncClient]:
-    """The service's own host client, over an ASGI transport to ``host``."""
-    transport = httpx.ASGITransport(app=host.app)
-    async with host_client(timeout=httpx.Timeout(5), max_connections=4, transport=transport) as c:
-        yield c
 
 
 @pytest.fixture

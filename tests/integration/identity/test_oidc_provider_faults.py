@@ -13,9 +13,16 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from service.errors import IdentityBadResponse, IdentityUnavailable, LoginRefused, ProfileUnusable
+from service.errors import (
+    IdentityBadResponse,
+    IdentityUnavailable,
+    InvalidRequest,
+    LoginRefused,
+    ProfileUnusable,
+)
 from service.identity.oidc import OidcAdapter
 from service.settings.identity import OidcAdapterConfig
+from tests.support.host_app import SERVICE_TOKEN, HostPlatform, serve
 
 ISSUER = "https://id.example.com"
 CLIENT = "spot-sso"
@@ -196,3 +203,61 @@ def test_a_local_http_issuer_is_allowed_for_development() -> None:
         issuer="http://127.0.0.1:9000", client_id=CLIENT, client_secret="a-real-secret-0123456"
     )
     assert config.userinfo and not config.prompt_none and not config.trust_unverified_email
+
+
+# --- users by ID: the lookup ---------------------------------------------------------
+
+SCIM_USER = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "id": "2819c223",
+    "userName": "bjensen",
+    "name": {"givenName": "Barbara", "familyName": "Jensen"},
+    "emails": [{"value": "bjensen@example.com", "primary": True}],
+    "title": "Tour Guide",
+}
+SCIM_LOOKUP = {
+    "user_url": "http://host.test/api/users/{user_id}",
+    "token": SERVICE_TOKEN,
+    "fields": {
+        "email": "emails.0.value",
+        "first_name": "name.givenName",
+        "last_name": "name.familyName",
+    },
+    "user_cache_ttl_seconds": 0,
+}
+
+
+async def test_a_configured_lookup_answers_users_by_id_from_a_scim_shaped_api() -> None:
+    host = HostPlatform(users={"2819c223": SCIM_USER})
+    async with serve(host) as http:
+        settings = OidcAdapterConfig(
+            issuer=ISSUER, client_id=CLIENT, client_secret="a-real-secret-0123456",
+            lookup=SCIM_LOOKUP,
+        )  # fmt: skip
+        adapter = OidcAdapter(settings, http)
+        profile = await adapter.fetch_user("2819c223")
+        assert profile is not None
+        assert (profile.id, profile.email) == ("2819c223", "bjensen@example.com")
+        assert (profile.first_name, profile.last_name, profile.title) == (
+            "Barbara",
+            "Jensen",
+            "Tour Guide",
+        )
+        assert await adapter.fetch_user("nobody") is None
+    assert host.received[0].headers["authorization"] == f"Bearer {SERVICE_TOKEN}"
+
+
+async def test_without_a_lookup_users_by_id_are_a_clear_request_error() -> None:
+    adapter = adapter_for(FakeProvider())
+    with pytest.raises(InvalidRequest) as caught:
+        await adapter.fetch_user("u-1")
+    [error] = caught.value.errors
+    assert error.pointer == "/userId" and "identity.oidc.lookup" in error.detail
+
+
+def test_a_lookup_with_a_session_url_is_refused() -> None:
+    lookup = {**SCIM_LOOKUP, "session_url": "http://host.test/me", "forward_cookies": ["sid"]}
+    with pytest.raises(ValueError, match="set user_url only"):
+        OidcAdapterConfig(
+            issuer=ISSUER, client_id=CLIENT, client_secret="a-real-secret-0123456", lookup=lookup
+        )
