@@ -5,12 +5,14 @@ when a ``prompt=none`` attempt finds no session at the provider)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from typing import Final
 
 from authlib.common.security import generate_token
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
+from service.errors import ServiceError
 from service.runtime.runtime import Runtime
 
 CALLBACK_PATH: Final = "/oidc/callback"
@@ -56,4 +58,19 @@ async def begin(
         httponly=True,
         samesite="lax",
     )
+    return response
+
+
+async def counted(
+    runtime: Runtime, step: Awaitable[tuple[RedirectResponse, str]]
+) -> RedirectResponse:
+    """A browser step's answer, its outcome counted in ``authorize_outcomes``: the one it
+    names (``redirected``, ``login_bounce``), or the problem that refused it."""
+    outcomes = runtime.metrics.authorize_outcomes
+    try:
+        response, outcome = await step
+    except ServiceError as exc:
+        outcomes.labels(exc.slug).inc()
+        raise
+    outcomes.labels(outcome).inc()
     return response

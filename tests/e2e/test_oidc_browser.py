@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -18,6 +19,7 @@ from service.demo import DEMO_PRIVATE_KEY
 from tests.e2e.test_browser import browser_page  # noqa: F401 - the fixture
 from tests.support.hosts import free_port
 from tests.support.oidc_provider import (
+    ACCOUNTS,
     CLIENT_ID,
     CLIENT_SECRET,
     Provider,
@@ -28,16 +30,16 @@ from tests.support.processes import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-ACCOUNTS = {
-    "ada": {
-        "email": "ada@example.com",
-        "email_verified": True,
-        "given_name": "Ada",
-        "family_name": "Lovelace",
-        "groups": ["staff"],
-    },
-    "cy": {"email": "cy@example.com", "email_verified": True, "name": "Cy Young", "groups": []},
-}
+
+def sign_in_at_the_provider(page: Any, login: str) -> None:
+    """On the provider's development pages: log in as ``login`` (any password), then
+    consent; the provider then sends the browser back."""
+    page.wait_for_url("**/interaction/**")  # the login page
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", "any")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/interaction/**")  # the consent page
+    page.click("button[type=submit]")
 
 
 @pytest.fixture
@@ -73,12 +75,8 @@ def test_sign_in_at_the_provider_then_again_without_a_page_then_refused(
 
     page.goto(f"{server.url}/demo/spot/")
     page.click("#sso-login")
-    page.wait_for_url(f"{provider.issuer}/interaction/**")  # the provider's login page
-    page.fill("input[name=login]", "ada")
-    page.fill("input[name=password]", "any")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{provider.issuer}/interaction/**")  # its consent page
-    page.click("button[type=submit]")
+    page.wait_for_url(f"{provider.issuer}/**")  # at the provider
+    sign_in_at_the_provider(page, "ada")
     page.wait_for_url("**/demo/spot/sso/callback?**")
     token = parse_qs(urlsplit(page.url).query)["token"][0]
     claims = jwt.decode(token, DEMO_PRIVATE_KEY, algorithms=["HS256"])
@@ -104,17 +102,11 @@ def test_an_account_without_the_required_group_gets_the_access_denied_page(
     from playwright.sync_api import Page
 
     page: Page = browser_page  # type: ignore[assignment]
-    server, provider = oidc_demo
+    server, _ = oidc_demo
     page.goto(f"{server.url}/demo/spot/")
     page.click("#sso-login")
-    page.wait_for_url(f"{provider.issuer}/interaction/**")
-    page.fill("input[name=login]", "cy")
-    page.fill("input[name=password]", "any")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{provider.issuer}/interaction/**")
-    response = None
     with page.expect_response(lambda r: "/oidc/callback" in r.url) as answer:
-        page.click("button[type=submit]")
+        sign_in_at_the_provider(page, "cy")
     response = answer.value
     assert response.status == 403
     assert "User not allowed" in (page.text_content("h1") or "")
@@ -135,12 +127,7 @@ def test_the_demo_shows_the_flow_with_its_own_provider(
     assert "sign in with a demo user's id, any password" in server.logs
     page.goto(f"{server.url}/demo/spot/")
     page.click("#sso-login")
-    page.wait_for_url("**/interaction/**")
-    page.fill("input[name=login]", "u-marie")
-    page.fill("input[name=password]", "any")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/interaction/**")
-    page.click("button[type=submit]")
+    sign_in_at_the_provider(page, "u-marie")
     page.wait_for_url("**/demo/spot/sso/callback?**")
     assert page.text_content("h1") == "Welcome, Marie Curie"
     assert page.text_content('[data-claim="sub"]') == "u-marie"

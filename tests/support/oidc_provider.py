@@ -23,6 +23,21 @@ from tests.support.hosts import free_port
 CLIENT_ID = "spot-sso-tests"
 CLIENT_SECRET = "a-test-client-secret-for-the-provider-0123456789"  # test value only
 REDIRECT_URI = "http://127.0.0.1:8000/oidc/callback"  # tests' public_url + the callback
+# The provider's accounts: ada (verified, in staff), bob (email not verified), cy (no
+# groups, a full name only).
+ACCOUNTS: dict[str, dict[str, Any]] = {
+    "ada": {
+        "email": "ada@example.com",
+        "email_verified": True,
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "groups": ["staff"],
+        "locale": "fr-FR",
+        "zoneinfo": "Europe/London",
+    },
+    "bob": {"email": "bob@example.com", "email_verified": False, "name": "Bob Stone"},
+    "cy": {"email": "cy@example.com", "email_verified": True, "name": "Cy Young"},
+}
 
 
 @dataclass

@@ -37,7 +37,7 @@ from service.identity.forwarding import refused_entry
 from service.runtime.runtime import Runtime
 from service.settings.spots import SpotConfig
 from service.web.deps import Caller, CallerDep
-from service.web.login import begin
+from service.web.login import begin, counted
 from service.web.routes import operation_id
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
@@ -81,14 +81,8 @@ async def authorize(
     "from the app") it goes to the Spot's configured `entry_url`. A forced
     `referrerUrl` must be a path inside the Spot. Errors are HTML pages, never redirects.
     """
-    outcomes = caller.runtime.metrics.authorize_outcomes
-    try:
-        response, outcome = await _authorize(request, caller, redirect_url, referrer_url, spot)
-    except ServiceError as exc:
-        outcomes.labels(exc.slug).inc()
-        raise
-    outcomes.labels(outcome).inc()
-    return response
+    step = _authorize(request, caller, redirect_url, referrer_url, spot)
+    return await counted(caller.runtime, step)
 
 
 async def _authorize(

@@ -17,9 +17,9 @@ from fastapi.responses import RedirectResponse
 
 from service.contract.membership import settle
 from service.contract.redirects import with_token
-from service.errors import LoginRefused, ServiceError
+from service.errors import LoginRefused
 from service.web.deps import Caller, CallerDep
-from service.web.login import CALLBACK_PATH, LOGIN_COOKIE, begin, callback_url
+from service.web.login import CALLBACK_PATH, LOGIN_COOKIE, begin, callback_url, counted
 from service.web.routes import operation_id
 from service.web.routes.authorize import destination_of, referrer_of
 
@@ -65,14 +65,7 @@ async def oidc_callback(
     iss: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> RedirectResponse:
     """Where the OpenID provider sends the browser back; register this URL there."""
-    outcomes = caller.runtime.metrics.authorize_outcomes
-    try:
-        response, outcome = await _callback(request, caller, state, code, error, iss)
-    except ServiceError as exc:
-        outcomes.labels(exc.slug).inc()
-        raise
-    outcomes.labels(outcome).inc()
-    return response
+    return await counted(caller.runtime, _callback(request, caller, state, code, error, iss))
 
 
 async def _callback(

@@ -29,6 +29,7 @@ from tests.support.cli import run
 from tests.support.config import write_config
 from tests.support.hosts import free_port
 from tests.support.oidc_provider import (
+    ACCOUNTS,
     CLIENT_ID,
     CLIENT_SECRET,
     Provider,
@@ -39,19 +40,6 @@ from tests.support.settings import MAIN_ID, MAIN_KEY, make_settings
 
 MS = "https://go.meltingspot.io"
 CALLBACK = f"{MS}/spot/{MAIN_ID}/sso"
-ACCOUNTS = {
-    "ada": {
-        "email": "ada@example.com",
-        "email_verified": True,
-        "given_name": "Ada",
-        "family_name": "Lovelace",
-        "groups": ["staff"],
-        "locale": "fr-FR",
-        "zoneinfo": "Europe/London",
-    },
-    "bob": {"email": "bob@example.com", "email_verified": False, "name": "Bob Stone"},
-    "cy": {"email": "cy@example.com", "email_verified": True, "name": "Cy Young"},
-}
 PROVIDER_KEY = RSAKey.generate_key(2048, parameters={"kid": "provider-key-1", "use": "sig"})
 OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "provider-key-1", "use": "sig"})
 RULES = {"groups": {"staff": ["g-staff"]}}
