@@ -10,6 +10,9 @@ STAMP  := $(VENV)/.installed
 # when npm is here; without npm, those tests are skipped and say why.
 OIDC   := service/demo/oidc
 OIDC_STAMP := $(OIDC)/node_modules/.installed
+# openapi-typescript, which writes openapi/spot-sso.d.ts from openapi/openapi.json.
+TSGEN  := openapi/typescript
+TSGEN_STAMP := $(TSGEN)/node_modules/.installed
 
 .PHONY: demo test test-fast lint format openapi clean bench
 
@@ -26,13 +29,18 @@ $(OIDC_STAMP): $(OIDC)/package-lock.json
 		npm ci --no-audit --no-fund --prefix $(OIDC) && touch $@; \
 	else echo "npm not found: the OpenID provider tests will be skipped"; fi
 
+$(TSGEN_STAMP): $(TSGEN)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --prefix $(TSGEN) && touch $@; \
+	else echo "npm not found: the TypeScript types' drift test will be skipped"; fi
+
 demo: $(STAMP)
 	$(BIN)/spot-sso demo
 
-test: $(STAMP) $(OIDC_STAMP)
+test: $(STAMP) $(OIDC_STAMP) $(TSGEN_STAMP)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP) $(OIDC_STAMP)
+test-fast: $(STAMP) $(OIDC_STAMP) $(TSGEN_STAMP)
 	$(BIN)/python -m pytest tests/unit tests/integration
 
 # Throughput, latency and memory against a bare FastAPI app; writes bench/results.md.
@@ -51,8 +59,9 @@ format: $(STAMP)
 	$(BIN)/ruff format service tests
 	$(BIN)/ruff check --fix service tests
 
-openapi: $(STAMP)
+openapi: $(STAMP) $(TSGEN_STAMP)
 	$(BIN)/spot-sso openapi --output openapi/openapi.json
+	$(TSGEN)/node_modules/.bin/openapi-typescript openapi/openapi.json -o openapi/spot-sso.d.ts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

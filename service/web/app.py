@@ -16,7 +16,7 @@ from service.identity.base import IdentityAdapter
 from service.observability.logs import configure_logging
 from service.runtime.runtime import Runtime
 from service.settings.model import Settings, load_settings
-from service.web import problems
+from service.web import docs, problems
 from service.web.middleware import RequestContext
 from service.web.routes import authorize, oidc, ops, tokens
 
@@ -54,11 +54,13 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # web/docs.py serves it, without a CDN
         redoc_url=None,
     )
     for routes in (tokens, authorize, oidc, ops):
         app.include_router(routes.router)
     app.state.runtime = runtime
+    docs.install(app, app.title)
     problems.install(app)
     app.add_middleware(
         RequestContext,
@@ -66,17 +68,20 @@ def create_app(
         on_error=problems.unexpected,
         client_ip=runtime.client_ip,
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, settings.public_url)  # type: ignore[method-assign]
     return app
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _openapi(app: FastAPI, public_url: str) -> dict[str, Any]:
+    """The OpenAPI document, its ``servers`` the deployment's ``public_url`` (so that a
+    generated client or Swagger UI's "Try it out" calls the service where it is)."""
     if app.openapi_schema is None:
         document = get_openapi(
             title=app.title,
             version=app.version,
             description=app.description,
             routes=app.routes,
+            servers=[{"url": public_url, "description": "this spot-sso (public_url)"}],
         )
         app.openapi_schema = problems.fix_openapi(document)
     return app.openapi_schema

@@ -89,3 +89,29 @@ def test_a_refused_redirect_shows_a_page_in_the_browser(
     assert response is not None and response.status == 400
     assert urlsplit(page.url).netloc == urlsplit(server.url).netloc
     assert "not allowed" in (page.text_content("main") or "")
+
+
+def test_the_api_docs_render_without_internet(
+    server_factory: Callable[..., Server], browser_page: object
+) -> None:
+    """/docs with every request to anything but 127.0.0.1 cut off: Swagger UI comes from
+    spot-sso itself and renders the issueToken operation."""
+    from playwright.sync_api import Page, Route
+
+    page: Page = browser_page  # type: ignore[assignment]
+    server = server_factory(["demo"])
+    elsewhere: list[str] = []
+
+    def only_local(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{server.url}/docs")
+    operation = page.locator('[id$="-issueToken"]')
+    operation.wait_for()
+    assert "/tokens" in (operation.text_content() or "")
+    assert elsewhere == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+from openapi_spec_validator import validate
 
 from service.cli.main import main
 from service.runtime.clients import key_digest
@@ -208,6 +209,19 @@ def test_openapi_file_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     assert "DEMO-ONLY" not in out
     assert "422" not in document["paths"]["/authorize"]["get"]["responses"]
+    validate(document)  # a valid OpenAPI 3.1 document, for every client generator
+    assert document["servers"] == [
+        {"url": "http://127.0.0.1:8000", "description": "this spot-sso (public_url)"}
+    ]
+
+
+def test_the_served_document_names_the_deployments_public_url() -> None:
+    from service.web.app import create_app
+    from tests.support.settings import make_settings
+
+    document = create_app(make_settings(public_url="https://sso.example.com")).openapi()
+    validate(document)
+    assert document["servers"][0]["url"] == "https://sso.example.com"
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "70000"])
