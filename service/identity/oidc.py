@@ -260,7 +260,8 @@ class OidcAdapter(AdapterBase):
         if self._config.userinfo and metadata.get("userinfo_endpoint"):
             access_token = tokens.get("access_token")
             if isinstance(access_token, str):
-                extra = await self._userinfo(metadata["userinfo_endpoint"], access_token)
+                bearer = {"Authorization": f"Bearer {access_token}"}
+                extra = await self._get_json(metadata["userinfo_endpoint"], "userinfo", bearer)
                 if extra.get("sub") != claims["sub"]:
                     raise LoginRefused("The provider's userinfo names another user.")
                 claims = {**extra, **claims}
@@ -359,15 +360,10 @@ class OidcAdapter(AdapterBase):
             ) from None
         return dict(claims)
 
-    async def _userinfo(self, url: str, access_token: str) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        status, document = await self._call("GET", url, "userinfo", headers)
-        if status != 200:
-            raise IdentityBadResponse(f"{self._host}: the userinfo answered HTTP {status}")
-        return document
-
-    async def _get_json(self, url: str, what: str) -> dict[str, Any]:
-        status, document = await self._call("GET", url, what)
+    async def _get_json(
+        self, url: str, what: str, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        status, document = await self._call("GET", url, what, headers)
         if status != 200:
             raise IdentityBadResponse(f"{self._host}: the {what} answered HTTP {status}")
         return document
