@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from service.demo.host import MOUNT_PATH as HOST_PATH
 from service.demo.host import create_host_app, host_identity_config
 from service.demo.spot import MOUNT_PATH as SPOT_PATH
-from service.demo.spot import callback_url, create_spot_app
+from service.demo.spot import callback_url, create_spot_app, widget_script_url
 from service.runtime.clients import key_digest
 from service.settings.model import Settings, load_settings
 
@@ -121,8 +121,19 @@ def create_demo_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
     public_url = settings.public_url
     spot = settings.spots["demo"]
-    app.mount(HOST_PATH, create_host_app(DEMO_USERS, DEMO_HOST_API_TOKEN, public_url))
-    app.mount(SPOT_PATH, create_spot_app(spot.id, spot.key.get_secret_value(), public_url))
+    host = create_host_app(
+        DEMO_USERS,
+        DEMO_HOST_API_TOKEN,
+        public_url,
+        sso_api_key=DEMO_API_KEY,
+        widget_script=widget_script_url(public_url),
+    )
+    app.mount(HOST_PATH, host)
+    community = f"{public_url.rstrip('/')}{HOST_PATH}/community"
+    app.mount(
+        SPOT_PATH,
+        create_spot_app(spot.id, spot.key.get_secret_value(), public_url, embed_page=community),
+    )
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

@@ -8,6 +8,11 @@ adapter's field mapping; ``DEMO_HOST_FIELDS`` is the matching ``[identity.http.f
 
 Sessions are signed cookies (user id, nonce, HMAC), so any worker process can read them;
 logging out clears the cookie. This is a demo, not a login system.
+
+``GET /community`` is a page of the host's product that embeds the Spot's widget: its
+backend asks spot-sso's ``POST /tokens`` for the logged-in user's token, server-side
+with the host's API key, and gives it to the widget's installation snippet as its
+``authToken``. The key never reaches the browser.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from html import escape
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from service.demo.pages import demo_page
+from service.demo.pages import demo_page, read_body
 
 MOUNT_PATH: Final = "/demo/host"
 SESSION_COOKIE: Final = "demo_session"
@@ -36,6 +42,14 @@ DEMO_HOST_FIELDS: Final[dict[str, str]] = {
 
 MAX_FORM_BYTES: Final = 16_384
 MAX_RETURN_TO: Final = 2048
+SSO_TIMEOUT_SECONDS: Final = 5.0
+PROBLEM_PREFIX: Final = "urn:spot-sso:problem:"
+# The community page loads the widget's script and lets it call the mock Spot; the rest
+# of the demo pages run no script at all.
+EMBED_CSP: Final = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 API_HEADERS: Final[dict[str, str]] = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -65,12 +79,17 @@ def create_host_app(
     public_url: str,
     *,
     mount_path: str = MOUNT_PATH,
+    sso_api_key: str | None = None,
+    widget_script: str | None = None,
+    sso_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """The fake host platform for ``users``, to be mounted at ``mount_path``.
 
     ``api_token`` is the service credential ``/api/users/{user_id}`` wants as a Bearer
     token; ``public_url`` is spot-sso's public URL, the only origin ``return_to`` may
-    point to.
+    point to. ``sso_api_key`` is the host's key for spot-sso's ``POST /tokens`` and
+    ``widget_script`` the Spot widget's script URL: the community page needs both.
+    ``sso_transport`` replaces the network between the host and spot-sso (tests).
     """
     if not api_token:
         raise ValueError("api_token must not be empty")
@@ -82,6 +101,7 @@ def create_host_app(
         by_id[user_id] = dict(user)
     origin = public_url.rstrip("/")
     login_page = f"{origin}{mount_path.rstrip('/')}/"
+    community_page = f"{origin}{mount_path.rstrip('/')}/community"
     secure_cookie = origin.lower().startswith("https://")
     token_bytes = api_token.encode()
     # Sessions are signed cookies, not server state, so every worker process knows them.
@@ -149,6 +169,25 @@ def create_host_app(
         )
         return response
 
+    @app.get("/community", include_in_schema=False)
+    async def community(request: Request) -> Response:
+        user = session_user(request)
+        if user is None:
+            target = f"{login_page}?return_to={quote(community_page, safe='')}"
+            return RedirectResponse(target, status_code=303, headers=API_HEADERS)
+        if sso_api_key is None or widget_script is None:
+            return _error_page("This host has no spot-sso API key or widget.", 503)
+        token, problem = await embed_token(
+            origin, sso_api_key, str(user["id"]), transport=sso_transport
+        )
+        if token is None:
+            return _error_page(f"No token for the widget: {problem}", 502, back=login_page)
+        return _page(
+            "Community — demo host platform",
+            _community_body(user, widget_script, token),
+            csp=EMBED_CSP,
+        )
+
     @app.get("/api/me", include_in_schema=False)
     async def me(request: Request) -> Response:
         user = session_user(request)
@@ -170,6 +209,41 @@ def create_host_app(
         return JSONResponse(host_user_json(user), headers=API_HEADERS)
 
     return app
+
+
+async def embed_token(
+    sso_url: str,
+    api_key: str,
+    user_id: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[str | None, str]:
+    """``POST /tokens`` for ``user_id``, from the backend: ``(token, "")``, or ``(None, why)``.
+
+    A new token for each page view: it lives 60 seconds, long enough for the widget's
+    script to use it as the page loads.
+    """
+    try:
+        async with httpx.AsyncClient(timeout=SSO_TIMEOUT_SECONDS, transport=transport) as client:
+            response = await client.post(
+                f"{sso_url}/tokens",
+                json={"userId": user_id},
+                headers={"Authorization": f"Bearer {api_key}"},
+            )
+    except httpx.HTTPError as exc:
+        return None, f"spot-sso could not be reached ({type(exc).__name__})."
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code == 200 and isinstance(answer, dict):
+        return str(answer["token"]), ""
+    if response.headers.get("content-type", "").startswith("application/problem+json") and (
+        isinstance(answer, dict)
+    ):
+        slug = str(answer.get("type", "")).removeprefix(PROBLEM_PREFIX)
+        return None, f"spot-sso answered {response.status_code} {slug}: {answer.get('detail')}"
+    return None, f"spot-sso answered {response.status_code}."
 
 
 def host_user_json(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,15 +295,11 @@ def _bearer_matches(header: str | None, token: bytes) -> bool:
 
 async def _read_form(request: Request) -> dict[str, str] | None:
     """The url-encoded form in the body (first value of each field), or None."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            return None
-        chunks.append(chunk)
+    body = await read_body(request, MAX_FORM_BYTES)
+    if body is None:
+        return None
     try:
-        text = b"".join(chunks).decode("utf-8")
+        text = body.decode("utf-8")
         fields = parse_qs(text, keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
         return None
@@ -253,6 +323,7 @@ def _login_body(
     if current is not None:
         status = (
             f'<p class="status" id="current-user">Logged in as {_user_label(current)}. '
+            '<a href="community" id="community">Community page (embedded Spot)</a> · '
             '<a href="logout" id="logout">Log out</a></p>'
         )
     else:
@@ -268,6 +339,21 @@ def _login_body(
         '<p class="muted">This page stands in for your product\'s login. Pick a demo '
         "user; spot-sso asks this platform's <code>/api/me</code> who is logged in.</p>"
         f"{status}{going}{buttons}"
+    )
+
+
+def _community_body(user: Mapping[str, Any], widget_script: str, token: str) -> str:
+    return (
+        "<h1>Community</h1>"
+        f'<p class="status" id="current-user">Logged in as {_user_label(user)}. '
+        '<a href="./">Demo host home</a></p>'
+        '<p class="muted">This page of the host platform embeds the Spot. Its backend asked '
+        "spot-sso's <code>POST /tokens</code> for your token, with the host's API key, and "
+        "gave it to the widget's installation snippet as <code>authToken</code>; the key "
+        "never reaches the browser. The token lives 60 seconds, so each page view gets a "
+        "new one.</p>"
+        f'<script src="{escape(widget_script)}" data-auth-token="{escape(token)}" async>'
+        "</script>"
     )
 
 
@@ -287,8 +373,8 @@ def _error_page(message: str, status: int, *, back: str | None = None) -> HTMLRe
     )
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return demo_page(title, body, STYLE, status)
+def _page(title: str, body: str, status: int = 200, **options: str) -> HTMLResponse:
+    return demo_page(title, body, STYLE, status, **options)
 
 
 def host_identity_config(

@@ -1,10 +1,11 @@
-"""The HTML shell shared by the demo's host platform and mock Spot pages."""
+"""The HTML shell of the demo's host platform and mock Spot pages; their capped body read."""
 
 from __future__ import annotations
 
 from html import escape
 from typing import Final
 
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 CSP: Final = (
@@ -31,8 +32,13 @@ h1 { font-size: 1.4rem; margin-top: 0; }
 """
 
 
-def demo_page(title: str, body: str, style: str, status: int = 200) -> HTMLResponse:
-    """A page with the DEMO banner; ``body`` is HTML its caller has already escaped."""
+def demo_page(
+    title: str, body: str, style: str, status: int = 200, *, csp: str = CSP
+) -> HTMLResponse:
+    """A page with the DEMO banner; ``body`` is HTML its caller has already escaped.
+
+    ``csp`` replaces the default policy (no script at all) for a page that loads one.
+    """
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -41,5 +47,20 @@ def demo_page(title: str, body: str, style: str, status: int = 200) -> HTMLRespo
         f"<main>{body}</main></body></html>"
     )
     return HTMLResponse(
-        document, status_code=status, headers=PAGE_HEADERS, media_type="text/html; charset=utf-8"
+        document,
+        status_code=status,
+        headers={**PAGE_HEADERS, "Content-Security-Policy": csp},
+        media_type="text/html; charset=utf-8",
     )
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is longer than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -4,6 +4,11 @@ Mounted at ``/demo/spot`` by ``spot-sso demo``. It does what MeltingSpot does wi
 token: verify it with the Spot's private key and read the member from its claims.
 The callback page shows every claim and where the member would land; it never shows
 the token itself.
+
+It also serves a mock **widget**: ``widget.js`` is what an installation snippet loads
+with the member's token as ``data-auth-token`` (MeltingSpot's own scripts take it as
+their ``authToken`` parameter). The script posts the token to ``widget/session``, which
+verifies it like the callback does, and shows who is logged in.
 """
 
 from __future__ import annotations
@@ -15,14 +20,65 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import SecretStr
 
 from service.contract.signing import InvalidToken, TokenIssuer
-from service.demo.pages import demo_page
+from service.demo.pages import demo_page, read_body
 
 MOUNT_PATH: Final = "/demo/spot"
 CALLBACK_PATH: Final = "/sso/callback"
+WIDGET_SCRIPT_PATH: Final = "/widget.js"
+WIDGET_SESSION_PATH: Final = "/widget/session"
+MAX_WIDGET_BODY: Final = 16_384
+WIDGET_HEADERS: Final[dict[str, str]] = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+# The widget writes text only (textContent), never HTML: a claim cannot become markup.
+WIDGET_JS: Final = """\
+// DEMO: the mock Spot's widget. Its installation snippet gives the member's token as
+// data-auth-token; the widget asks the mock Spot to verify it and shows who is logged in.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) { return; }
+  var box = document.createElement("section");
+  box.id = "spot-widget";
+  box.setAttribute("aria-live", "polite");
+  box.style.cssText = "margin:1rem 0;padding:.8rem 1rem;border:2px solid #6941c6;" +
+    "border-radius:10px;background:#f4f3ff;font:15px/1.5 system-ui,sans-serif";
+  var title = document.createElement("strong");
+  title.textContent = "Mock Spot widget";
+  var status = document.createElement("p");
+  status.id = "spot-widget-member";
+  status.style.margin = ".3rem 0 0";
+  status.textContent = "Signing in\u2026";
+  box.append(title, status);
+  script.after(box);
+  function show(state, text) { box.dataset.state = state; status.textContent = text; }
+  var token = script.dataset.authToken;
+  if (!token) { show("anonymous", "Not signed in: the snippet gives no authToken."); return; }
+  fetch(new URL("widget/session", script.src), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ authToken: token }),
+    credentials: "omit",
+    cache: "no-store"
+  }).then(function (response) {
+    return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+  }).then(function (answer) {
+    if (answer.ok) {
+      var member = answer.body.member;
+      show("member", "Logged in as " + member.firstName + " " + member.lastName +
+        " (" + member.email + ")");
+    } else {
+      show("refused", "Not signed in: " + answer.body.error);
+    }
+  }).catch(function () { show("error", "Not signed in: the mock Spot did not answer."); });
+})();
+"""
 
 STYLE: Final = """
 body { background: #f4f3ff; }
@@ -48,11 +104,13 @@ def create_spot_app(
     *,
     spot_alias: str = "demo",
     mount_path: str = MOUNT_PATH,
+    embed_page: str | None = None,
 ) -> FastAPI:
     """A mock MeltingSpot for the Spot ``spot_id`` (alias ``spot_alias`` in spot-sso).
 
     ``public_url`` is spot-sso's public URL: the links go to its ``/authorize`` and the
-    callback is ``{public_url}{mount_path}/sso/callback``.
+    callback is ``{public_url}{mount_path}/sso/callback``. ``embed_page``, when given, is
+    a host page that embeds the widget, linked from the home page.
     """
     issuer = TokenIssuer(SecretStr(private_key))
     origin = public_url.rstrip("/")
@@ -63,11 +121,24 @@ def create_spot_app(
         f"&referrerUrl={quote(f'/spot/{spot_id}/events', safe='/')}"
     )
 
+    embedded = (
+        f'<p><a class="button secondary" id="embedded" href="{escape(embed_page)}">'
+        "Embedded on the host</a></p>"
+        '<p class="muted">A host page that embeds this Spot\'s widget, logged in by the '
+        "token its backend got from spot-sso's <code>POST /tokens</code>.</p>"
+        if embed_page
+        else ""
+    )
     app = FastAPI(
         title="Mock Spot",
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+    )
+    # The widget runs on the host's pages, another origin in a real deployment: its
+    # session call is cross-origin, without credentials (the token is the credential).
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["POST"], allow_headers=["Content-Type"]
     )
 
     @app.get("/", include_in_schema=False)
@@ -82,7 +153,8 @@ def create_spot_app(
             f'<a class="button secondary" id="from-app" href="{escape(from_app)}">'
             "Open from the app</a></p>"
             '<p class="muted">"Open from the app" is the link a host app shows: spot-sso '
-            "sends the user to the Spot's SSO entry URL, landing on the events page.</p>",
+            "sends the user to the Spot's SSO entry URL, landing on the events page.</p>"
+            f"{embedded}",
         )
 
     @app.get(CALLBACK_PATH, include_in_schema=False)
@@ -97,7 +169,35 @@ def create_spot_app(
             return _error_page(f"The token was refused: {exc}.", 401, home_url)
         return _page("Mock Spot: welcome", _welcome_body(claims, referrer, home_url))
 
+    @app.get(WIDGET_SCRIPT_PATH, include_in_schema=False)
+    async def widget_script() -> Response:
+        return Response(WIDGET_JS, media_type="text/javascript", headers=WIDGET_HEADERS)
+
+    @app.post(WIDGET_SESSION_PATH, include_in_schema=False)
+    async def widget_session(request: Request) -> Response:
+        body = await read_body(request, MAX_WIDGET_BODY)
+        try:
+            token = json.loads(body or b"null")["authToken"]
+        except (ValueError, TypeError, KeyError):
+            token = None
+        if not isinstance(token, str) or not token:
+            return _widget_answer({"error": 'the body must be {"authToken": "<JWT>"}.'}, 400)
+        try:
+            claims = issuer.verify(token)
+        except InvalidToken as exc:  # ExpiredToken included: the message says which
+            return _widget_answer({"error": f"the token was refused: {exc}."}, 401)
+        return _widget_answer({"member": claims}, 200)
+
     return app
+
+
+def widget_script_url(public_url: str, mount_path: str = MOUNT_PATH) -> str:
+    """The mock widget's script: what an installation snippet loads."""
+    return f"{public_url.rstrip('/')}{mount_path.rstrip('/')}{WIDGET_SCRIPT_PATH}"
+
+
+def _widget_answer(content: dict[str, Any], status: int) -> JSONResponse:
+    return JSONResponse(content, status_code=status, headers=WIDGET_HEADERS)
 
 
 def callback_url(public_url: str, mount_path: str = MOUNT_PATH) -> str:

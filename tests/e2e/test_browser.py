@@ -1,4 +1,5 @@
-"""The whole round trip in a real browser: mock Spot -> /authorize -> host login -> Spot.
+"""The whole round trip in a real browser: mock Spot -> /authorize -> host login -> Spot;
+the embedded widget on the host's page; the API docs offline.
 
 Debian's Chromium, driven by Playwright (never a downloaded browser), against a real
 `spot-sso demo` process on 127.0.0.1.
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 
-from service.demo import DEMO_PRIVATE_KEY, DEMO_SPOT_ID
+from service.demo import DEMO_API_KEY, DEMO_PRIVATE_KEY, DEMO_SPOT_ID
 from tests.support.processes import Server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,3 +117,45 @@ def test_the_api_docs_render_without_internet(
     operation.wait_for()
     assert "/tokens" in (operation.text_content() or "")
     assert elsewhere == []
+
+
+def test_the_embedded_widget_shows_the_member_from_a_verified_token(
+    server_factory: Callable[..., Server], browser_page: object, tmp_path: Path
+) -> None:
+    """The host's community page: its backend gets the token from POST /tokens, the
+    mock widget has the mock Spot verify it and shows the member; the API key never
+    reaches the browser."""
+    from playwright.sync_api import Page, Request
+
+    page: Page = browser_page  # type: ignore[assignment]
+    server = server_factory(["demo"])
+    seen: list[Request] = []
+    page.on("request", lambda request: seen.append(request))
+
+    page.goto(f"{server.url}/demo/spot/")
+    page.click("#embedded")
+    page.wait_for_url("**/demo/host/?return_to=**")  # not logged in: the host's login page
+    page.click("button:has-text('Ada Lovelace')")
+    page.wait_for_url("**/demo/host/community")
+
+    widget = page.locator('#spot-widget[data-state="member"]')
+    widget.wait_for(state="visible")
+    member = page.locator("#spot-widget-member")
+    assert member.text_content() == "Logged in as Ada Lovelace (ada@example.com)"
+    box = widget.bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 30
+    shot = widget.screenshot(path=str(tmp_path / "widget.png"))
+    assert shot.startswith(b"\x89PNG") and len(shot) > 1000
+    page.screenshot(path=str(tmp_path / "community.png"), full_page=True)
+
+    token = page.get_attribute("script[data-auth-token]", "data-auth-token")
+    assert token is not None
+    claims = jwt.decode(token, DEMO_PRIVATE_KEY, algorithms=["HS256"])
+    assert (claims["sub"], claims["exp"] - claims["iat"]) == ("u-ada", 60)
+
+    assert DEMO_API_KEY not in page.content()
+    for request in seen:
+        sent = " ".join([request.url, str(request.all_headers()), request.post_data or ""])
+        assert DEMO_API_KEY not in sent, request.url
+    assert [r.url for r in seen if r.method == "POST"][-1].endswith("/demo/spot/widget/session")
+    assert token not in server.logs
