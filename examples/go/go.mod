@@ -1,0 +1,3 @@
+module example.com/spot-sso-example
+
+go 1.19
