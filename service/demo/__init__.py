@@ -15,8 +15,11 @@ from fastapi.responses import RedirectResponse
 from service.demo.host import MOUNT_PATH as HOST_PATH
 from service.demo.host import create_host_app, host_identity_config
 from service.demo.spot import MOUNT_PATH as SPOT_PATH
-from service.demo.spot import callback_url, create_spot_app, widget_script_url
+from service.demo.spot import Explain, Reasons, callback_url, create_spot_app, widget_script_url
+from service.errors import ServiceError
 from service.runtime.clients import key_digest
+from service.runtime.explain import explain
+from service.runtime.runtime import Runtime
 from service.settings.model import Settings, load_settings
 
 DEMO_MARKER: Final = "DEMO-ONLY"
@@ -132,7 +135,13 @@ def create_demo_app(settings: Settings) -> FastAPI:
     community = f"{public_url.rstrip('/')}{HOST_PATH}/community"
     app.mount(
         SPOT_PATH,
-        create_spot_app(spot.id, spot.key.get_secret_value(), public_url, embed_page=community),
+        create_spot_app(
+            spot.id,
+            spot.key.get_secret_value(),
+            public_url,
+            embed_page=community,
+            explain=_explainer(app.state.runtime, "demo"),
+        ),
     )
 
     @app.get("/", include_in_schema=False)
@@ -140,6 +149,23 @@ def create_demo_app(settings: Settings) -> FastAPI:
         return RedirectResponse(f"{SPOT_PATH}/", status_code=302)
 
     return app
+
+
+def _explainer(runtime: Runtime, alias: str) -> Explain:
+    """What the mock Spot's welcome page shows of each claim: ``spot-sso explain``'s
+    reasons for the token's user, looked up again by its ``sub`` (none if that fails)."""
+
+    async def reasons(claims: dict[str, Any]) -> Reasons:
+        try:
+            profile = await runtime.adapter.fetch_user(str(claims.get("sub", "")))
+        except ServiceError:
+            return ()
+        if profile is None:
+            return ()
+        report = explain(runtime, alias, profile)
+        return list(report.get("reasons", ()))
+
+    return reasons
 
 
 def demo_app_from_environment() -> FastAPI:

@@ -330,7 +330,7 @@ def _login_body(
         status = '<p class="status" id="current-user">Nobody is logged in.</p>'
     going = (
         f'<p class="muted" id="return-to">After logging in you go back to '
-        f"<code>{escape(return_to)}</code>.</p>"
+        f"<code>{escape(unquote(return_to))}</code> (shown decoded).</p>"
         if return_to
         else ""
     )

@@ -29,6 +29,8 @@ body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1d2330; }
 main { margin: 2rem auto; padding: 1.5rem 2rem; background: #fff;
   border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
 h1 { font-size: 1.4rem; margin-top: 0; }
+code { overflow-wrap: anywhere; }
+@media (max-width: 40rem) { main { margin: 0; padding: 1rem; border-radius: 0; } }
 """
 
 

@@ -14,6 +14,7 @@ verifies it like the callback does, and shows who is logged in.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any, Final
@@ -94,7 +95,19 @@ th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #eaec
 td code, p code { background: #f2f4f7; padding: 0 .25rem; border-radius: 4px;
   word-break: break-all; }
 #landing { padding: .6rem .9rem; border-radius: 8px; background: #ecfdf3; }
+td, th { overflow-wrap: anywhere; }
+td.note span { display: block; }
+/* A phone: each claim becomes a small card (name, value, why), nothing wider than the screen. */
+@media (max-width: 40rem) {
+  table, tbody, tr, th, td { display: block; }
+  thead { display: none; }
+  tr { padding: .5rem 0; border-bottom: 1px solid #eaecf0; }
+  th, td { border: 0; padding: .1rem 0; }
+}
 """
+# What the welcome page shows of each claim: why it has its value, one line per reason.
+Reasons = Sequence[dict[str, Any]]
+Explain = Callable[[dict[str, Any]], Awaitable[Reasons]]
 
 
 def create_spot_app(
@@ -105,12 +118,15 @@ def create_spot_app(
     spot_alias: str = "demo",
     mount_path: str = MOUNT_PATH,
     embed_page: str | None = None,
+    explain: Explain | None = None,
 ) -> FastAPI:
     """A mock MeltingSpot for the Spot ``spot_id`` (alias ``spot_alias`` in spot-sso).
 
     ``public_url`` is spot-sso's public URL: the links go to its ``/authorize`` and the
     callback is ``{public_url}{mount_path}/sso/callback``. ``embed_page``, when given, is
-    a host page that embeds the widget, linked from the home page.
+    a host page that embeds the widget, linked from the home page. ``explain``, when
+    given, tells the welcome page why each claim has its value: ``spot-sso explain``'s
+    reasons (``{"claim", "value", "source"}``) for the token's claims.
     """
     issuer = TokenIssuer(SecretStr(private_key))
     origin = public_url.rstrip("/")
@@ -167,7 +183,8 @@ def create_spot_app(
             claims = issuer.verify(token)
         except InvalidToken as exc:  # ExpiredToken included: the message says which
             return _error_page(f"The token was refused: {exc}.", 401, home_url)
-        return _page("Mock Spot: welcome", _welcome_body(claims, referrer, home_url))
+        reasons = await explain(claims) if explain is not None else ()
+        return _page("Mock Spot: welcome", _welcome_body(claims, reasons, referrer, home_url))
 
     @app.get(WIDGET_SCRIPT_PATH, include_in_schema=False)
     async def widget_script() -> Response:
@@ -223,12 +240,14 @@ def sso_login_url(
     )
 
 
-def _welcome_body(claims: dict[str, Any], referrer: str | None, home_url: str) -> str:
+def _welcome_body(
+    claims: dict[str, Any], reasons: Reasons, referrer: str | None, home_url: str
+) -> str:
     name = f"{_text(claims.get('firstName', ''))} {_text(claims.get('lastName', ''))}".strip()
     rows = "".join(
         f'<tr><th scope="row"><code>{escape(claim)}</code></th>'
         f'<td data-claim="{escape(claim)}">{escape(_text(value))}</td>'
-        f'<td class="muted">{escape(_note(claim, value))}</td></tr>'
+        f'<td class="muted note">{_note(claim, value, reasons)}</td></tr>'
         for claim, value in claims.items()
     )
     landing = (
@@ -242,9 +261,9 @@ def _welcome_body(claims: dict[str, Any], referrer: str | None, home_url: str) -
         "MeltingSpot would create this member if it does not know them yet "
         "(or log them in, without updating the profile, if it does):</p>"
         '<table><thead><tr><th scope="col">claim</th><th scope="col">value</th>'
-        f'<th scope="col">note</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<th scope="col">why (spot-sso explain)</th></tr></thead><tbody>{rows}</tbody></table>'
         f'<p id="landing">{landing}</p>'
-        f'<p><a href="{escape(home_url)}">Back to the mock Spot</a></p>'
+        f"{_back_link(home_url)}"
     )
 
 
@@ -253,14 +272,28 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _note(claim: str, value: Any) -> str:
+def _note(claim: str, value: Any, reasons: Reasons) -> str:
+    """HTML: the time of ``iat``/``exp``, or the rule behind each part of the claim's value
+    (``groups:join`` one line a group, ``customPropertyValue`` one line a key)."""
     if claim in ("iat", "exp", "nbf") and isinstance(value, int | float):
         try:
             moment = datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return ""
-        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return ""
+        return escape(moment.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    lines = []
+    for reason in reasons:
+        named, source = str(reason.get("claim", "")), str(reason.get("source", ""))
+        if named == claim:
+            part = reason.get("value") if isinstance(value, list | dict) else None
+            lines.append(f"{_text(part)}: {source}" if part is not None else source)
+        elif named.startswith(claim + "."):
+            lines.append(f"{named[len(claim) + 1 :]}: {source}")
+    return "".join(f"<span>{escape(line)}</span>" for line in lines)
+
+
+def _back_link(home_url: str) -> str:
+    return f'<p><a class="button secondary" href="{escape(home_url)}">Back to the mock Spot</a></p>'
 
 
 def _error_page(message: str, status: int, home_url: str) -> HTMLResponse:
@@ -268,7 +301,7 @@ def _error_page(message: str, status: int, home_url: str) -> HTMLResponse:
         "Mock Spot: SSO failed",
         "<h1>SSO login failed</h1>"
         f'<p class="error" id="error">{escape(message)}</p>'
-        f'<p><a href="{escape(home_url)}">Back to the mock Spot</a></p>',
+        f"{_back_link(home_url)}",
         status,
     )
 

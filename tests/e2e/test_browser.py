@@ -159,3 +159,63 @@ def test_the_embedded_widget_shows_the_member_from_a_verified_token(
         assert DEMO_API_KEY not in sent, request.url
     assert [r.url for r in seen if r.method == "POST"][-1].endswith("/demo/spot/widget/session")
     assert token not in server.logs
+
+
+PHONE = {"width": 360, "height": 740}
+
+
+def test_every_demo_and_error_page_fits_a_phone(
+    server_factory: Callable[..., Server], browser_page: object
+) -> None:
+    """At 360 px nothing scrolls sideways: the round trip's pages, the widget, and the
+    error pages of the demo and of /authorize. The welcome page also says why each claim
+    has its value, with spot-sso explain's reasons."""
+    from playwright.sync_api import Page
+
+    page: Page = browser_page  # type: ignore[assignment]
+    page.set_viewport_size(PHONE)
+    server = server_factory(["demo"])
+    too_wide: dict[str, int] = {}
+
+    def measure(name: str) -> None:
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        if width > page.evaluate("innerWidth"):
+            too_wide[name] = width
+
+    page.goto(f"{server.url}/demo/spot/")
+    measure("mock Spot home")
+    page.click("#sso-login")
+    page.wait_for_url("**/demo/host/**")
+    measure("host login page, with return_to")
+    page.click("button:has-text('Ada Lovelace')")
+    page.wait_for_url("**/demo/spot/sso/callback?**")
+    measure("welcome page")
+    assert page.text_content('[data-claim="groups:join"] + td') == "demo-group-staff: groups.staff"
+    assert page.text_content('[data-claim="sub"] + td') == "profile.id"
+    page.goto(f"{server.url}/demo/host/")
+    measure("host home, logged in")
+    page.goto(f"{server.url}/demo/host/community")
+    page.locator('#spot-widget[data-state="member"]').wait_for()
+    measure("community page with the widget")
+    page.goto(f"{server.url}/demo/spot/sso/callback?token=not-a-token")
+    measure("mock Spot error page")
+    long_target = "https://evil.example/" + "a" * 400
+    for path in (
+        f"/authorize?spot=demo&redirectUrl={long_target}",
+        "/authorize?spot=nope",
+        f"/authorize?spot=demo&referrerUrl=/spot/{'x' * 300}",
+    ):
+        page.goto(server.url + path)
+        measure(path[:40])
+    page.goto(f"{server.url}/demo/host/logout")
+    page.goto(
+        f"{server.url}/authorize?spot=demo&afterLogin=1&referrerUrl=/spot/{DEMO_SPOT_ID}/lives"
+    )
+    assert "You are not signed in" in (page.text_content("main") or "")
+    measure("not signed in page")
+    page.goto(f"{server.url}/demo/host/")
+    page.evaluate("document.querySelector('input[name=user_id]').value = 'u-nobody'")
+    page.click("button >> nth=0")
+    assert "There is no demo user with that ID." in (page.text_content("main") or "")
+    measure("host error page")
+    assert too_wide == {}

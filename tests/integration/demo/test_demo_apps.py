@@ -581,3 +581,63 @@ def test_demo_routes_stay_out_of_openapi() -> None:
         assert sub.openapi()["paths"] == {}
     app = demo_app()
     assert not any("demo" in path for path in app.openapi()["paths"])
+
+
+# --- the first hour: what the pages explain ----------------------------------------------
+
+
+async def test_login_page_shows_return_to_decoded(client: httpx.AsyncClient) -> None:
+    reply = await client.get(f"{HOST}/", params={"return_to": AUTHORIZE})
+    shown = re.search(r'<p class="muted" id="return-to">(.*?)</p>', reply.text)
+    assert shown is not None
+    assert html.unescape(shown.group(1)) == (
+        "After logging in you go back to <code>"
+        f"{PUBLIC}/authorize?spot=demo&redirectUrl={SPOT}/sso/callback"
+        f"?referrerUrl=/spot/{SPOT_ID}/lives</code> (shown decoded)."
+    )
+    hostile = f"{PUBLIC}/authorize?x=%3Cscript%3Ealert(5)%3C%2Fscript%3E"
+    reply = await client.get(f"{HOST}/", params={"return_to": hostile})
+    assert "<script>" not in reply.text
+    assert "&lt;script&gt;alert(5)&lt;/script&gt;" in reply.text
+
+
+async def test_spot_pages_link_home_with_a_button(client: httpx.AsyncClient) -> None:
+    button = f'<a class="button secondary" href="{SPOT}/">Back to the mock Spot</a>'
+    welcome = await client.get(f"{SPOT}/sso/callback", params={"token": sign()})
+    refused = await client.get(f"{SPOT}/sso/callback", params={"token": "garbage"})
+    assert button in welcome.text and button in refused.text
+
+
+async def test_welcome_page_names_the_rule_behind_each_claim() -> None:
+    asked: list[dict[str, Any]] = []
+
+    async def explain(claims: dict[str, Any]) -> list[dict[str, Any]]:
+        asked.append(claims)
+        return [
+            {"claim": "sub", "value": "u-ada", "source": "profile.id"},
+            {"claim": "groups:join", "value": "staff", "source": "groups.staff"},
+            {"claim": "customPropertyValue.plan", "value": "gold", "source": "properties.plan"},
+            {"claim": "title", "value": "Analyst", "source": XSS},
+        ]
+
+    app = FastAPI()
+    app.mount("/demo/spot", create_spot_app(SPOT_ID, SPOT_KEY, PUBLIC, explain=explain))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
+        reply = await http.get(f"{SPOT}/sso/callback", params={"token": sign()})
+    assert reply.status_code == 200
+    assert [claims["sub"] for claims in asked] == ["u-ada"]
+    notes = {
+        claim: re.findall(r"<span>([^<]*)</span>", note)
+        for claim, note in re.findall(
+            r'<td data-claim="([^"]+)">[^<]*</td><td class="muted note">(.*?)</td>', reply.text
+        )
+    }
+    assert notes["sub"] == ["profile.id"]
+    assert notes["groups:join"] == ["staff: groups.staff"]
+    assert notes["customPropertyValue"] == ["plan: properties.plan"]
+    assert notes["title"] == [html.escape(XSS)]
+    assert notes["email"] == []
+    iat = r'<td data-claim="iat">\d+</td><td class="muted note">\d{4}-\d\d-\d\d [\d:]{8} UTC<'
+    assert re.search(iat, reply.text)
+    assert "<script>" not in reply.text
