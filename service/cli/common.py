@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from service.demo import DEMO_BASE
+from service.errors import ConfigError
 from service.runtime.runtime import Runtime
 from service.settings.model import Settings, load_settings
 
@@ -31,6 +32,20 @@ def settings_of(args: argparse.Namespace) -> Settings:
     environment, on top of the demo's with ``--demo``."""
     base = DEMO_BASE if getattr(args, "demo", False) else None
     return load_settings(args.config, base=base)
+
+
+def spot_ref(settings: Settings, ref: str | None) -> str:
+    """The Spot ``--spot`` names (an alias or a Spot ID), or the only Spot configured."""
+    if ref is not None:
+        return ref
+    aliases = sorted(settings.spots)
+    if not aliases:
+        raise ConfigError([NO_SPOTS])
+    if len(aliases) > 1:
+        raise ConfigError(
+            [f"--spot: {len(aliases)} Spots are configured; name one: {', '.join(aliases)}"]
+        )
+    return aliases[0]
 
 
 def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:

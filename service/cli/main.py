@@ -1,7 +1,9 @@
 """The ``spot-sso`` command: serve, demo, mint, explain, verify, keygen, check-config, openapi.
 
-Exit status: 0 on success, 1 when ``verify`` finds the token invalid or expired, 2 for
-configuration or usage problems (each printed on stderr, naming its field).
+Exit status: 0 on success; 1 when ``verify`` finds the token invalid or expired, when
+``explain`` finds the user may not enter, and when ``mint`` or ``explain`` cannot get a
+user (unknown, not allowed, an unusable profile, the identity source down); 2 for
+configuration or usage problems only (each printed on stderr, naming its field).
 """
 
 from __future__ import annotations
@@ -9,14 +11,37 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from service import __version__
 from service.cli.admin import cmd_check_config, cmd_keygen, cmd_openapi
-from service.cli.common import EXIT_CONFIG, err
+from service.cli.common import EXIT_CONFIG, EXIT_INVALID, err
 from service.cli.server import cmd_demo, cmd_serve
 from service.cli.users import MEMBER_OPTIONS, cmd_explain, cmd_mint, cmd_verify
-from service.errors import ConfigError, ServiceError
+from service.errors import (
+    ConfigError,
+    IdentityBadResponse,
+    IdentityUnavailable,
+    LoginRefused,
+    ProfileUnusable,
+    ServiceError,
+    UnknownUser,
+    UserNotAllowed,
+)
 from service.settings.model import CONFIG_ENV
+
+# What the user or the identity source did, not the configuration: exit 1, in these words
+# (a subclass before its base).
+USER_FAILURES: Final[tuple[tuple[type[ServiceError], str], ...]] = (
+    (UnknownUser, "no such user"),
+    (UserNotAllowed, "user not allowed"),
+    (LoginRefused, "user not allowed"),  # `explain --profile`: an ID token refused
+    (ProfileUnusable, "unusable profile"),
+    (IdentityBadResponse, "the identity source answered badly"),
+    (IdentityUnavailable, "identity source unavailable"),
+)
+LEEWAY_MAX: Final = 366 * 86_400
+SPOT_HELP: Final = "Spot alias or Spot ID (default: the only Spot configured)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,9 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(str(exc.detail))
         return EXIT_CONFIG
     except ServiceError as exc:
-        err(f"{exc.slug}: {exc.detail}")
-        return EXIT_CONFIG
+        label = next((text for kind, text in USER_FAILURES if isinstance(exc, kind)), None)
+        err(f"{label or exc.slug}: {exc.detail}{_field_lines(exc)}")
+        return EXIT_CONFIG if label is None else EXIT_INVALID
     return result
+
+
+def _field_lines(exc: ServiceError) -> str:
+    errors = exc.errors if isinstance(exc, ProfileUnusable) else []
+    return "".join(f"\n  {error.pointer}: {error.detail}" for error in errors)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 
     mint = command("mint", cmd_mint, "Print a token for a user (from the adapter or given here).")
     _demo_flag(mint)
-    mint.add_argument("--spot", required=True, help="Spot alias or Spot ID")
+    mint.add_argument("--spot", help=SPOT_HELP)
     mint.add_argument("--user-id", help="look the user up through the identity adapter")
     for option in MEMBER_OPTIONS:
         mint.add_argument("--" + option.replace("_", "-"), dest=option, help=f"claim {option}")
@@ -96,8 +127,13 @@ def _parser() -> argparse.ArgumentParser:
         "Check a token with a Spot's key and print its claims (exit 1 if invalid).",
     )
     _demo_flag(verify)
-    verify.add_argument("--spot", required=True, help="Spot alias or Spot ID")
-    verify.add_argument("--leeway", type=int, default=0, help="seconds of clock skew allowed")
+    verify.add_argument("--spot", help=SPOT_HELP)
+    verify.add_argument(
+        "--leeway",
+        type=_bounded(0, LEEWAY_MAX),
+        default=0,
+        help="seconds of clock skew allowed (default: 0)",
+    )
     verify.add_argument("token", help="the token, or - to read it from stdin")
 
     explain = command(
@@ -107,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         "the user may not enter).",
     )
     _demo_flag(explain)
-    explain.add_argument("--spot", required=True, help="Spot alias or Spot ID")
+    explain.add_argument("--spot", help=SPOT_HELP)
     who = explain.add_mutually_exclusive_group(required=True)
     who.add_argument("--user-id", help="look the user up through the identity adapter")
     who.add_argument(

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 from service.cli.common import NO_SPOTS, settings_of
 from service.demo import (
+    DEFAULT_PORT,
     DEMO_API_KEY,
     DEMO_PORT_ENV,
-    DEMO_SPOT_ID,
     DEMO_USERS,
     demo_base,
     demo_url,
     demo_values_in,
     oidc_provider,
 )
+from service.demo.host import MOUNT_PATH as DEMO_HOST_PATH
 from service.errors import ConfigError
+from service.identity.static import StaticAdapter
 from service.runtime.runtime import Runtime
 from service.settings.model import CONFIG_ENV, Settings, env_name, load_settings
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 10
+BANNER_USERS: Final = 10  # listed by ID; the rest are counted
 
 
 def free_port() -> int:
@@ -58,7 +63,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, base=demo_base(args.port))
         check_runtime(settings)
         os.environ[DEMO_PORT_ENV] = str(args.port)
-        print(demo_banner(settings, provider_url=provider[0] if provider else None), flush=True)
+        provider_url = provider[0] if provider else None
+        print(demo_banner(settings, args.port, provider_url=provider_url), flush=True)
         return run_uvicorn("service.demo:demo_app_from_environment", args, settings)
     finally:
         if provider is not None:
@@ -112,10 +118,14 @@ def run_uvicorn(factory: str, args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
-def demo_banner(settings: Settings, provider_url: str | None = None) -> str:
+def demo_banner(
+    settings: Settings, port: int = DEFAULT_PORT, provider_url: str | None = None
+) -> str:
+    """What ``spot-sso demo`` prints at start-up: where to go, and who can sign in."""
     base = settings.public_url
-    users = ", ".join(user["id"] for user in DEMO_USERS)
-    body = '{"userId": "u-ada"}'
+    ids, source = demo_users(settings, port, provider_url)
+    users = _users_line(ids, source)
+    body = json.dumps({"userId": ids[0] if ids else "<user id>"})
     if provider_url is not None:  # an OpenID provider looks nobody up by ID: a whole user
         users += f"\n  Provider    {provider_url}   sign in with a demo user's id, any password"
         body = (
@@ -128,9 +138,9 @@ def demo_banner(settings: Settings, provider_url: str | None = None) -> str:
   Open        {base}/demo/spot/   the mock Spot: click "Log in with SSO"
   Host        {base}/demo/host/   the demo host platform (its login page)
   Service     {base}   (API docs: {base}/docs)
-  Spot        demo  (Spot ID {DEMO_SPOT_ID})
+  Spot        demo  (Spot ID {settings.spots["demo"].id})
   API key     {DEMO_API_KEY}
-  Demo users  {users}
+  {users}
 
   Try it:
     curl -s -X POST {base}/tokens \\
@@ -138,3 +148,49 @@ def demo_banner(settings: Settings, provider_url: str | None = None) -> str:
       -H 'Content-Type: application/json' \\
       -d '{body}'
 """
+
+
+def demo_users(
+    settings: Settings, port: int, provider_url: str | None = None
+) -> tuple[list[str] | None, str]:
+    """The IDs of the users the demo runs with, and where they come from: the demo host's
+    (or the demo OpenID provider's) users, the static adapter's, or no IDs but the source
+    when it cannot be listed (a host platform elsewhere, an OpenID provider, a class)."""
+    identity = settings.identity
+    if provider_url is not None or _on_demo_host(settings, port):
+        return [user["id"] for user in DEMO_USERS], "demo"
+    if identity.adapter == "static":
+        users = StaticAdapter.from_config(identity.static).users
+        return [user.id for user in users], "identity.static"
+    if identity.adapter == "http" and identity.http is not None:
+        url = identity.http.user_url or identity.http.session_url or ""
+        return None, f"the host platform's, at {_origin(url)} (identity.http)"
+    if identity.adapter == "oidc" and identity.oidc is not None:
+        return None, f"the OpenID provider's, at {identity.oidc.issuer} (identity.oidc)"
+    return None, f"those of {identity.adapter} (identity.adapter)"
+
+
+def _users_line(ids: list[str] | None, source: str) -> str:
+    if ids is None:
+        return f"Users       {source}"
+    if not ids:
+        return f"Users       none: {source} lists no users"
+    shown = ", ".join(ids[:BANNER_USERS])
+    shown += f" and {len(ids) - BANNER_USERS} more" if len(ids) > BANNER_USERS else ""
+    return f"Demo users  {shown}" if source == "demo" else f"Users       {shown}  ({source})"
+
+
+def _on_demo_host(settings: Settings, port: int) -> bool:
+    """Whether the HTTP adapter looks users up on the demo host this process serves."""
+    http = settings.identity.http
+    if settings.identity.adapter != "http" or http is None:
+        return False
+    url = http.user_url or http.session_url or ""
+    hosts = (demo_url(port), settings.public_url)
+    return any(url.startswith(f"{host.rstrip('/')}{DEMO_HOST_PATH}/") for host in hosts)
+
+
+def _origin(url: str) -> str:
+    """The scheme, host and port of ``url``, without any credentials in it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"

@@ -11,12 +11,12 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from service.cli.common import EXIT_INVALID, err, settings_of, with_runtime
+from service.cli.common import EXIT_INVALID, err, settings_of, spot_ref, with_runtime
 from service.contract.claims import WIRE_NAMES, Member
 from service.contract.membership import settle
 from service.contract.profile import UserProfile
 from service.contract.signing import InvalidToken
-from service.errors import ConfigError, field_errors
+from service.errors import ConfigError, UnknownUser, field_errors
 from service.observability.logs import configure_logging
 from service.runtime.runtime import Runtime
 from service.settings.model import Settings, describe
@@ -31,7 +31,7 @@ def cmd_mint(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.credential_names())
 
     async def mint(runtime: Runtime) -> str:
-        alias, spot = runtime.spot(args.spot)
+        alias, spot = runtime.spot(spot_ref(settings, args.spot))
         profile = await fetch_profile(runtime, args.user_id) if member is None else None
         settled, made = settle(profile, member, spot, alias)
         return runtime.issue(alias, settled, flow="cli", made=made, ttl_seconds=args.ttl).token
@@ -43,7 +43,7 @@ def cmd_mint(args: argparse.Namespace) -> int:
 async def fetch_profile(runtime: Runtime, user_id: str) -> UserProfile:
     profile = await runtime.adapter.fetch_user(user_id)
     if profile is None:
-        raise ConfigError([f"--user-id: the identity source knows no user {user_id!r}"])
+        raise UnknownUser(f"the identity source knows no user {user_id!r}")
     return profile
 
 
@@ -87,7 +87,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     settings = settings_of(args)
 
     async def report_for(runtime: Runtime) -> dict[str, Any]:
-        alias, _ = runtime.spot(args.spot)
+        alias, _ = runtime.spot(spot_ref(settings, args.spot))
         if args.profile and runtime.oidc is not None:  # an ID token's claims, saved as JSON
             profile = runtime.oidc.profile(_json_file(Path(args.profile)))
         elif args.profile:
@@ -127,10 +127,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     token = (sys.stdin.read() if args.token == STDIN else args.token).strip()
     runtime = Runtime(settings)
     try:
-        alias, _ = runtime.spot(args.spot)
+        alias, _ = runtime.spot(spot_ref(settings, args.spot))
         claims = runtime.issuers[alias].verify(token, leeway=args.leeway)
     except InvalidToken as exc:
-        err(f"invalid token for Spot {args.spot!r}: {exc}")
+        err(f"invalid token for Spot {args.spot or alias!r}: {exc}")
         return EXIT_INVALID
     finally:
         asyncio.run(runtime.aclose())

@@ -79,7 +79,6 @@ def test_mint_from_claims_on_the_command_line(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--user-id", "nobody"], "knows no user 'nobody'"),
         (["--sub", "1", "--email", "bad"], "--first-name: Field required"),
         (["--user-id", "u-1", "--sub", "1"], "either --user-id or"),
         (["--user-id", "u-1", "--ttl", "601"], "/ttlSeconds"),

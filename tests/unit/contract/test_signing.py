@@ -6,10 +6,14 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt as pyjwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from service.contract.claims import Member, SpotClaims
@@ -394,3 +398,76 @@ def test_issuer_has_no_instance_dict(issuer: TokenIssuer) -> None:
     assert not hasattr(issuer, "__dict__")
     with pytest.raises(AttributeError):
         issuer.extra = 1  # type: ignore[attr-defined]
+
+
+# --- what is wrong with a refused token ---------------------------------------------------
+# python-jose refuses these; the message says what is wrong, as a person would look.
+
+H = b64url_encode(HEADER)
+P = b64url_encode(b'{"sub":"u-1"}')
+S = b64url_encode(b"s" * 32)
+NOT_UTF8 = b64url_encode(b"\xff{}")
+A_STRING = b64url_encode(b'"u-1"')
+
+MALFORMED = {
+    "empty": ("", "the token is empty"),
+    "one-part": ("garbage", "the token is not three dot-separated parts"),
+    "two-parts": (f"{H}.{P}", "the token is not three dot-separated parts (header.payload"),
+    "four-parts": (f"{H}.{P}.{S}.{S}", "it has 4"),
+    "empty-header": (f".{P}.{S}", "the header is empty"),
+    "empty-payload": (f"{H}..{S}", "the payload is empty"),
+    "unsigned": (f"{H}.{P}.", "the token is unsigned: its signature is empty"),
+    "header-not-base64url": (f"!!!.{P}.{S}", "the header is not valid base64url (it contains '!')"),
+    "payload-not-base64url": (f"{H}.e3!0.{S}", "the payload is not valid base64url (it contains"),
+    "signature-not-base64url": (f"{H}.{P}.{S}!", "the signature is not valid base64url ("),
+    "signature-cut": (
+        f"{H}.{P}.{S[:-2]}",
+        "the signature is not valid base64url (41 characters: cut short?)",
+    ),
+    "line-break-inside": (
+        f"{H}.{P}\n.{S}",
+        "the payload is not valid base64url (it contains '\\n')",
+    ),
+    "header-not-json": (f"{b64url_encode(b'nope')}.{P}.{S}", "the header is not JSON"),
+    "header-not-utf8": (f"{NOT_UTF8}.{P}.{S}", "the header is not UTF-8 text"),
+    "header-an-array": (f"{b64url_encode(b'[1,2]')}.{P}.{S}", "the header is a JSON array, not"),
+    "payload-not-json": (f"{H}.{b64url_encode(b'{sub')}.{S}", "the payload is not JSON ("),
+    "payload-a-string": (f"{H}.{A_STRING}.{S}", "the payload is a JSON string, not"),
+}
+
+
+@pytest.mark.parametrize(("token", "message"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_verify_says_what_is_wrong_with_a_malformed_token(
+    issuer: TokenIssuer, token: str, message: str
+) -> None:
+    with pytest.raises(InvalidToken) as info:
+        issuer.verify(token)
+    assert message in str(info.value)
+    assert "Error decoding" not in str(info.value)  # python-jose's words, not a diagnosis
+
+
+def test_a_well_formed_token_is_refused_for_its_signature(issuer: TokenIssuer) -> None:
+    for token in (f"{H}.{P}.{S}", f"{H}.{P}.{S}="):  # padding is tolerated
+        with pytest.raises(InvalidToken, match=r"^the signature does not match this Spot's key$"):
+            issuer.verify(token)
+
+
+@pytest.mark.parametrize(
+    ("expired_for", "ago"),
+    [(12, r"1[23] s"), (192, r"3 min 1[23] s"), (7500, r"2 h 5 min"), (273_600, r"3 d 4 h")],
+)
+def test_verify_says_when_a_token_expired(issuer: TokenIssuer, expired_for: int, ago: str) -> None:
+    exp = now() - expired_for
+    token = pyjwt.encode(wire_payload(iat=exp - 60, exp=exp), KEY, algorithm="HS256")
+    with pytest.raises(ExpiredToken) as info:
+        issuer.verify(token)
+    when = datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert re.fullmatch(rf"the token expired at {when} \({ago} ago\)", str(info.value))
+
+
+@given(st.text(max_size=80) | st.from_regex(r"[A-Za-z0-9_\-=.!+/ ]{0,60}", fullmatch=True))
+def test_verify_refuses_any_text_with_a_reason(token: str) -> None:
+    issuer = TokenIssuer(SecretStr(KEY))
+    with pytest.raises(InvalidToken) as info:
+        issuer.verify(token)
+    assert str(info.value)
