@@ -1,13 +1,19 @@
-"""Secret values: where they come from, what a placeholder looks like, how to mask them.
+"""Secret values: where they come from, what a placeholder or a guessable key looks like,
+how to mask them.
 
-Used by the settings (secret files, placeholder refusal, ``check-config``'s masking) and
-by the log redaction, so that both hide the same things the same way.
+Used by the settings (secret files, placeholder and weak-key refusal, ``check-config``'s
+masking) and by the log redaction, so that both hide the same things the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import re
-from functools import lru_cache
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -33,16 +39,73 @@ def is_secret_name(name: str) -> bool:
 
 
 _PLACEHOLDER = re.compile(
-    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|x+|\*+|\.+|-+|0+|(?:todo|fixme)\b.*|"
+    r"^(?:<.*>|\$\{.*\}|\{\{.*\}\}|(.)\1*|x+(?:[-_ .]x+)+|(?:todo|fixme)\b.*|"
     r".*(?:change[-_ ]?me|replace[-_ ]?(?:me|with)|placeholder|your[-_ ]?(?:private[-_ ]?)?key|"
-    r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]).*|secret|password|key|private[-_ ]?key)$",
+    r"insert[-_ ]?key|secret[-_ ]?here|paste[-_ ]|your[-_ ].*[-_ ]here).*"
+    r"|secret|password|key|private[-_ ]?key)$",
     re.IGNORECASE,
 )
+# THE-SPOT-PRIVATE-KEY, SPOT_PRIVATE_KEY: a name in capitals, where the value should go.
+_SHOUTED_NAME = re.compile(r"^[A-Z]+(?:[-_][A-Z]+)+$")
 
 
 def is_placeholder(secret: str) -> bool:
-    """True for values such as ``changeme`` or ``<your-key>`` left from a template."""
-    return bool(_PLACEHOLDER.match(secret.strip()))
+    """True for values left from a template: ``changeme``, ``<your-key>``, ``xxxx``,
+    ``your-key-here``, ``THE-SPOT-PRIVATE-KEY``..."""
+    value = secret.strip()
+    return bool(_PLACEHOLDER.match(value) or _SHOUTED_NAME.match(value))
+
+
+def is_guessable_digest(digest: str) -> bool:
+    """True when ``digest`` (SHA-256, hex) is that of a key anyone could guess: a common
+    password, word or name as zxcvbn lists them (as listed and lower-case), or one
+    printable ASCII character repeated 1 to 128 times."""
+    prefixes = _guessable_prefixes()
+    wanted = array("Q", bytes.fromhex(digest[:16]))[0]
+    found = bisect_left(prefixes, wanted)
+    return found < len(prefixes) and prefixes[found] == wanted
+
+
+@cache
+def _guessable_prefixes() -> array[int]:
+    """The first 8 bytes of each guessable key's digest, as 64-bit numbers, sorted.
+
+    Built once per process, at the first settings validation (about 0.3 s), never on a
+    request; kept in 1 MB where a set of hex digests takes 17 MB. Eight bytes are enough:
+    the odds that a random key's digest starts like one of these ~106,000 are 1 in 10^14.
+    """
+    prefixes = array("Q")
+    for key in _guessable_keys():
+        prefixes.frombytes(hashlib.sha256(key.encode()).digest()[:8])
+    return array("Q", sorted(prefixes))
+
+
+def _guessable_keys() -> Iterator[str]:
+    for ranked in _frequency_lists().values():
+        for word in ranked:
+            yield word
+            if word.lower() != word:
+                yield word.lower()
+    for code in range(0x20, 0x7F):
+        for length in range(1, 129):
+            yield chr(code) * length
+
+
+def _frequency_lists() -> dict[str, list[str]]:
+    """zxcvbn's ``frequency_lists.FREQUENCY_LISTS`` (passwords, english_wikipedia,
+    surnames...), loaded on its own: importing zxcvbn would also build its matcher's
+    tables (13 MB), which this process would keep for nothing."""
+    package = importlib.util.find_spec("zxcvbn")
+    if package is None or package.origin is None:
+        raise ModuleNotFoundError("zxcvbn is not installed", name="zxcvbn")
+    spec = importlib.util.spec_from_file_location(
+        "zxcvbn.frequency_lists", Path(package.origin).with_name("frequency_lists.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lists: dict[str, list[str]] = module.FREQUENCY_LISTS
+    return lists
 
 
 def read_secret_file(path: Path) -> SecretStr:

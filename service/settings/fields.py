@@ -49,11 +49,11 @@ NetworkList = Annotated[
 
 
 def secret_from_file(path: Path, field: str) -> SecretStr:
-    """The secret in the file ``field`` names; a ``ValueError`` naming it if unreadable."""
+    """The secret in the file ``field`` names; a ``ValueError`` naming both if unreadable."""
     try:
         return read_secret_file(path)
     except OSError as exc:
-        raise ValueError(f"{field}: cannot read it ({exc.strerror})") from None
+        raise ValueError(f"{field}: cannot read {path} ({exc.strerror})") from None
 
 
 class Section(BaseModel):

@@ -12,11 +12,12 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import (
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -34,7 +35,15 @@ from service.errors import ConfigError
 from service.secrets import is_placeholder, mask_secret_names, mask_urls
 from service.settings.fields import NetworkList, secret_from_file
 from service.settings.identity import IdentityConfig
-from service.settings.spots import MIN_KEY_BYTES, ClientConfig, LimitsConfig, SpotConfig
+from service.settings.names import closest, names_at
+from service.settings.spots import (
+    MIN_KEY_BYTES,
+    MISSING_KEY,
+    PLACEHOLDER_KEY,
+    ClientConfig,
+    LimitsConfig,
+    SpotConfig,
+)
 
 ENV_PREFIX: Final = "SPOT_SSO_"
 CONFIG_ENV: Final = "SPOT_SSO_CONFIG"
@@ -187,10 +196,10 @@ def _key_problems(alias: str, spot: SpotConfig) -> list[str]:
     field = f"spots.{alias}.private_key ({env_name('spots', alias, 'private_key')}"
     field += f" or {env_name('spots', alias, 'private_key_file')})"
     if spot.private_key is None or not spot.private_key.get_secret_value().strip():
-        return [f"{field}: missing; copy it from the Spot's SSO settings in MeltingSpot"]
+        return [f"{field}: {MISSING_KEY}"]
     secret = spot.private_key.get_secret_value()
     if is_placeholder(secret):
-        return [f"{field}: looks like a placeholder, not the Spot's real key"]
+        return [f"{field}: {PLACEHOLDER_KEY}"]
     if len(secret.encode()) < MIN_KEY_BYTES and not spot.allow_short_key:
         return [
             f"{field}: shorter than {MIN_KEY_BYTES} bytes; set spots.{alias}.allow_short_key "
@@ -275,14 +284,24 @@ def load_settings(
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
+        raise ConfigError(describe(exc, model=Settings)) from None
     except SettingsError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         raise ConfigError([f"environment: {exc}{cause}; complex values are JSON"]) from None
 
 
-def describe(exc: ValidationError, *, prefix: str = "", env: bool = True) -> list[str]:
-    """One line per problem: the field, its environment variable, what is wrong."""
+def describe(
+    exc: ValidationError,
+    *,
+    prefix: str = "",
+    env: bool = True,
+    model: type[BaseModel] | None = None,
+) -> list[str]:
+    """One line per problem: the field, its environment variable, what is wrong.
+
+    With the ``model`` that was validated, an unknown name is told as such, with the
+    known name closest to it, spelt as it was given: in the file or as a variable.
+    """
     lines: list[str] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = error["loc"]
@@ -290,9 +309,39 @@ def describe(exc: ValidationError, *, prefix: str = "", env: bool = True) -> lis
         if not loc:
             lines += [prefix + line for line in message.splitlines()]
             continue
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-        where = prefix + (path if path.startswith("[") else path.lstrip("."))
+        if model is not None and error["type"] == "extra_forbidden":
+            lines.append(prefix + _unknown(model, loc, env=env))
+            continue
+        where = prefix + _dotted(loc)
         if env and all(isinstance(p, str) for p in loc):
-            where += f" ({env_name(*map(str, loc))})"
+            where += f" ({_variables(model, tuple(map(str, loc)))})"
         lines.append(f"{where}: {message}")
     return lines
+
+
+def _unknown(model: type[BaseModel], loc: tuple[str | int, ...], *, env: bool) -> str:
+    *table, name = map(str, loc)
+    guess = closest(name, names_at(model, loc[:-1]))
+    if env and all(isinstance(p, str) for p in loc) and _in_environment(env_name(*table, name)):
+        hint = f"; did you mean `{env_name(*table, guess)}`?" if guess else ""
+        return f"environment: unknown setting `{env_name(*table, name)}`{hint}"
+    hint = f"; did you mean `{guess}`?" if guess else ""
+    where = f"{_dotted(loc[:-1])}: " if table else ""
+    return f"{where}unknown setting `{name}`{hint}"
+
+
+def _variables(model: type[BaseModel] | None, loc: tuple[str, ...]) -> str:
+    """The variable that sets ``loc``, and the one naming a file that holds it, if any."""
+    *table, name = loc
+    if model is not None and f"{name}_file" in names_at(model, table):
+        return f"{env_name(*loc)} or {env_name(*table, f'{name}_file')}"
+    return env_name(*loc)
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    return path if path.startswith("[") else path.lstrip(".")
+
+
+def _in_environment(variable: str) -> bool:
+    return any(name.upper() == variable for name in os.environ)

@@ -4,19 +4,39 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 from limits import parse as parse_limit
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from service.contract.claims import Lang, TimeZone
 from service.contract.redirects import RedirectRefused, check_redirect_url, normalised_origin
 from service.contract.rules import SpotRules
+from service.secrets import is_guessable_digest
 from service.settings.fields import Section, StrList, secret_from_file
 
 MIN_KEY_BYTES: Final = 32
+MISSING_KEY: Final = "missing; copy it from the Spot's SSO settings in MeltingSpot"
+PLACEHOLDER_KEY: Final = (
+    "looks like a placeholder, not the Spot's real key: paste the private key from the "
+    "Spot's SSO settings (MeltingSpot → Spot settings → SSO)"
+)
+GUESSABLE_KEY: Final = (
+    "the digest of a key anyone can guess (a common password, a word or name, or one "
+    "character repeated); generate a key with `spot-sso keygen`"
+)
 TTL_CEILING: Final = 86_400
 MELTINGSPOT_ORIGIN: Final = "https://go.meltingspot.io"
 
@@ -83,6 +103,31 @@ class SpotConfig(SpotRules):
                 raise ValueError(f"entry_url: {str(exc).removeprefix('redirectUrl ')}") from None
         return self
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _missing_key_too(
+        cls, data: Any, handler: ModelWrapValidatorHandler[SpotConfig]
+    ) -> SpotConfig:
+        """A Spot with another problem is not checked further (``Settings`` checks its
+        key once every field is well-formed): a missing key is reported with that
+        problem, since a misspelt ``private_key_file`` leaves the key missing too."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, Mapping) or _key_given(data):
+                raise
+            problems = [
+                InitErrorDetails(
+                    type=PydanticCustomError(error["type"], error["msg"]),
+                    loc=error["loc"],
+                    input=error["input"],
+                )
+                for error in exc.errors(include_url=False)
+            ]
+            missing = PydanticCustomError("missing_key", MISSING_KEY)
+            problems.append(InitErrorDetails(type=missing, loc=("private_key",), input=data))
+            raise ValidationError.from_exception_data(exc.title, problems) from None
+
     @model_validator(mode="after")
     def _key_from_file(self) -> SpotConfig:
         if self.private_key_file is not None:
@@ -94,6 +139,12 @@ class SpotConfig(SpotRules):
         """The private key; only valid settings exist, so it is always set."""
         assert self.private_key is not None
         return self.private_key
+
+
+def _key_given(data: Mapping[str, Any]) -> bool:
+    key = data.get("private_key")
+    blank = key is None or (isinstance(key, str) and not key.strip())
+    return not blank or data.get("private_key_file") is not None
 
 
 def _origin(value: str) -> str:
@@ -126,6 +177,10 @@ class ClientConfig(Section):
         bad = [d for d in digests if not _DIGEST.match(d)]
         if bad or not digests:
             raise ValueError("must be SHA-256 hex digests (64 hex characters each)")
+        guessable = [n for n, digest in enumerate(digests, 1) if is_guessable_digest(digest)]
+        if guessable:
+            entry = f"entry {guessable[0]}: " if len(digests) > 1 else ""
+            raise ValueError(entry + GUESSABLE_KEY)
         return digests
 
 

@@ -882,7 +882,7 @@ def test_missing_token_file(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         config(token_file=str(tmp_path / "absent"))
     (problem,) = describe(caught.value, env=False)
-    assert "token_file: cannot read it (No such file or directory)" in problem
+    assert f"token_file: cannot read {tmp_path / 'absent'} (No such file or directory)" in problem
 
 
 async def test_build_adapter_from_identity_config(host: HostPlatform) -> None:
