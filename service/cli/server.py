@@ -16,6 +16,7 @@ from service.cli.common import NO_SPOTS, settings_of
 from service.demo import (
     DEFAULT_PORT,
     DEMO_API_KEY,
+    DEMO_HOST_API_TOKEN,
     DEMO_PORT_ENV,
     DEMO_USERS,
     demo_base,
@@ -24,6 +25,7 @@ from service.demo import (
     oidc_provider,
 )
 from service.demo.host import MOUNT_PATH as DEMO_HOST_PATH
+from service.demo.host import host_identity_config
 from service.errors import ConfigError
 from service.identity.static import StaticAdapter
 from service.runtime.runtime import Runtime
@@ -85,7 +87,10 @@ def _demo_provider(port: int) -> tuple[str, subprocess.Popen[bytes]]:
     except (oidc_provider.ProviderUnavailable, OSError, subprocess.SubprocessError) as exc:
         raise ConfigError([f"--oidc: {exc}"]) from None
     issuer = f"http://127.0.0.1:{provider_port}"
-    os.environ.update(oidc_provider.environment(issuer))
+    # POST /tokens by userId: the OpenID provider looks nobody up, the demo host's API does.
+    host = host_identity_config(demo_url(port), DEMO_HOST_API_TOKEN)
+    lookup = {name: host[name] for name in ("user_url", "token", "fields")}
+    os.environ.update(oidc_provider.environment(issuer, lookup))
     return issuer, process
 
 
@@ -126,17 +131,14 @@ def demo_banner(
     ids, source = demo_users(settings, port, provider_url)
     users = _users_line(ids, source)
     body = json.dumps({"userId": ids[0] if ids else "<user id>"})
-    if provider_url is not None:  # an OpenID provider looks nobody up by ID: a whole user
+    if provider_url is not None:  # users by ID: the demo host's API ([identity.oidc.lookup])
         users += f"\n  Provider    {provider_url}   sign in with a demo user's id, any password"
-        body = (
-            '{"user": {"sub": "u-ada", "firstName": "Ada", "lastName": "Lovelace", '
-            '"email": "ada@example.com"}}'
-        )
     return f"""
   spot-sso demo  (DEMO-ONLY keys: public, refused by `spot-sso serve`)
 
   Open        {base}/demo/spot/   the mock Spot: click "Log in with SSO"
   Host        {base}/demo/host/   the demo host platform (its login page)
+  Embed       {base}/demo/host/community   a host page embedding the Spot's widget
   Service     {base}   (API docs: {base}/docs)
   Spot        demo  (Spot ID {settings.spots["demo"].id})
   API key     {DEMO_API_KEY}

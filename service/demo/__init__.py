@@ -114,6 +114,9 @@ def demo_values_in(settings: Settings) -> list[str]:
     secret = oidc.client_secret if oidc is not None else None
     if secret is not None and DEMO_MARKER in secret.get_secret_value():
         found.append("identity.oidc.client_secret is the demo provider's public secret")
+    lookup = oidc.lookup if oidc is not None else None
+    if lookup is not None and lookup.token and DEMO_MARKER in lookup.token.get_secret_value():
+        found.append("identity.oidc.lookup.token is the demo host's public token")
     return found
 
 

@@ -139,12 +139,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def environment(issuer: str) -> dict[str, str]:
-    """The settings, as environment variables, that make the demo sign in at ``issuer``."""
-    return {
+def environment(issuer: str, lookup: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The settings, as environment variables, that make the demo sign in at ``issuer``;
+    ``lookup`` is ``[identity.oidc.lookup]`` (``POST /tokens`` by ``userId``)."""
+    variables = {
         "SPOT_SSO_IDENTITY__ADAPTER": "oidc",
         "SPOT_SSO_IDENTITY__OIDC__ISSUER": issuer,
         "SPOT_SSO_IDENTITY__OIDC__CLIENT_ID": DEMO_OIDC_CLIENT_ID,
         "SPOT_SSO_IDENTITY__OIDC__CLIENT_SECRET": DEMO_OIDC_CLIENT_SECRET,
         "SPOT_SSO_IDENTITY__OIDC__SCOPES": json.dumps(["openid", "email", "profile", "groups"]),
     }
+    for name, value in (lookup or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        variables[f"SPOT_SSO_IDENTITY__OIDC__LOOKUP__{name.upper()}"] = text
+    return variables

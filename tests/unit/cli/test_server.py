@@ -133,3 +133,30 @@ def test_the_demo_provider_has_the_demo_users() -> None:
     text = demo_banner(Settings.model_validate(DEMO_BASE), provider_url="http://127.0.0.1:9")
     assert users_line(text) == "Demo users  u-ada, u-marie, u-emmy"
     assert "Provider    http://127.0.0.1:9" in text
+
+
+def test_the_demo_provider_looks_users_up_on_the_demo_host() -> None:
+    """``demo --oidc``: POST /tokens by userId goes through [identity.oidc.lookup], the
+    demo host's user API (the provider looks nobody up), so the banner's example and the
+    host's embed page work; serve refuses the demo host's token there too."""
+    from service.cli.server import demo_banner
+    from service.demo import DEMO_BASE, DEMO_HOST_API_TOKEN, demo_values_in, oidc_provider
+    from service.demo.host import host_identity_config
+    from service.settings.model import Settings, deep_merge
+
+    host = host_identity_config("http://127.0.0.1:8000", DEMO_HOST_API_TOKEN)
+    lookup = {name: host[name] for name in ("user_url", "token", "fields")}
+    env = oidc_provider.environment("http://127.0.0.1:9", lookup)
+    assert env["SPOT_SSO_IDENTITY__OIDC__LOOKUP__USER_URL"] == host["user_url"]
+    oidc = {
+        "issuer": "http://127.0.0.1:9",
+        "client_id": "demo",
+        "client_secret": oidc_provider.DEMO_OIDC_CLIENT_SECRET,
+        "lookup": lookup,
+    }
+    settings = Settings.model_validate(
+        deep_merge(DEMO_BASE, {"identity": {"adapter": "oidc", "http": None, "oidc": oidc}})
+    )
+    assert "identity.oidc.lookup.token is the demo host's public token" in demo_values_in(settings)
+    text = demo_banner(settings, provider_url="http://127.0.0.1:9")
+    assert '-d \'{"userId": "u-ada"}\'' in text
