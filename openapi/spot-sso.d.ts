@@ -107,8 +107,10 @@ export interface paths {
          *
          *     Each check answers `ok` true or false, nothing more: what is wrong (a host, an
          *     address, an error) goes to the log and to `spot-sso check-config`, never to an
-         *     anonymous caller. `shared_state` (Redis, when configured) is reported but never
-         *     makes the service unready: without it, limits fail open and the cache is skipped.
+         *     anonymous caller. `shared_state` (Redis, when configured) and `ledger` (the member
+         *     ledger's database, when enabled) are reported but never make the service unready:
+         *     without Redis, limits fail open and the cache is skipped; without the ledger,
+         *     sign-ins go on unrecorded.
          */
         get: operations["readyz"];
         put?: never;

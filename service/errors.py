@@ -21,6 +21,7 @@ Hierarchy::
     ├── UnknownSpot                   404 unknown-spot
     ├── UnknownUser                   404 unknown-user
     ├── UserNotAllowed                403 user-not-allowed
+    ├── EmailChangeRefused            409 email-change-refused
     ├── ProfileUnusable               502 unusable-profile
     └── IdentityUnavailable           503 identity-unavailable
         └── IdentityBadResponse       502 identity-bad-response
@@ -190,6 +191,13 @@ class UnknownUser(ServiceError, status=404, slug="unknown-user", title="Unknown 
 
 class UserNotAllowed(ServiceError, status=403, slug="user-not-allowed", title="User not allowed"):
     """The host platform (or the Spot's access rule) does not let this user in."""
+
+
+class EmailChangeRefused(
+    ServiceError, status=409, slug="email-change-refused", title="Email change refused"
+):
+    """The member's email changed on the host, and the Spot's ``email_change`` is
+    ``refuse``: MeltingSpot would take the new address for a new member."""
 
 
 class ProfileUnusable(

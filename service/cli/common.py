@@ -55,6 +55,7 @@ def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) ->
     async def main() -> T:
         runtime = Runtime(settings)
         try:
+            await runtime.start(maintain=False)
             return await work(runtime)
         finally:
             await runtime.aclose()

@@ -34,7 +34,8 @@ def cmd_mint(args: argparse.Namespace) -> int:
         alias, spot = runtime.spot(spot_ref(settings, args.spot))
         profile = await fetch_profile(runtime, args.user_id) if member is None else None
         settled, made = settle(profile, member, spot, alias)
-        return runtime.issue(alias, settled, flow="cli", made=made, ttl_seconds=args.ttl).token
+        issued = await runtime.issue(alias, settled, flow="cli", made=made, ttl_seconds=args.ttl)
+        return issued.token
 
     print(with_runtime(settings, mint))
     return 0

@@ -63,6 +63,20 @@ class Metrics:
             "component",
         )
 
+        self.ledger_errors = self._counter(
+            "spot_sso_ledger_errors",
+            "Member ledger failures, by operation (read, write, purge, migrate); sign-ins "
+            "went on without it.",
+            "operation",
+        )
+        self.email_changes = self._counter(
+            "spot_sso_member_email_changes",
+            "Known members who came back with another email, by Spot alias and what was "
+            "done (email_change: follow, keep-first, refuse).",
+            "spot",
+            "mode",
+        )
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)

@@ -1,13 +1,16 @@
 """The Runtime: everything a request needs, built once from the settings.
 
-It owns the shared HTTP client and the identity adapter and closes them; the app's
-lifespan calls ``aclose``. Issuing a token (settle the Spot and lifetime, build the
-claims, sign, count, audit) happens here, the same for every flow.
+It owns the shared HTTP client, the identity adapter and the member ledger, and closes
+them; the app's lifespan calls ``start`` and ``aclose``. Issuing a token (settle the Spot
+and lifetime, build the claims, keep the member's email as the Spot wants, sign, count,
+audit, remember the member) happens here, the same for every flow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +22,7 @@ from service.contract.claims import WIRE_NAMES, Member, SpotClaims
 from service.contract.membership import RuleClaims
 from service.contract.signing import TokenIssuer, now
 from service.errors import (
+    EmailChangeRefused,
     FieldError,
     InvalidRequest,
     ServiceError,
@@ -28,6 +32,7 @@ from service.identity.base import IdentityAdapter
 from service.identity.client import host_client
 from service.identity.factory import build_adapter
 from service.identity.oidc import PENDING_LOGINS, OidcAdapter
+from service.ledger.store import Ledger, LedgerError, MemberRecord, SignIn
 from service.networks import client_ip
 from service.observability.logs import event_log
 from service.observability.metrics import Metrics
@@ -43,6 +48,8 @@ audit_log = event_log("spot_sso.audit")
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 HTTP_MAX_CONNECTIONS = 100  # to the host platform, per worker
+MAINTENANCE_SECONDS = 3600  # the ledger's purge (and a failed migration's retry)
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +100,69 @@ class Runtime:
             if isinstance(inner, OidcAdapter)
             else None
         )
+        url = settings.ledger_url()
+        self.ledger = Ledger(url, timeout=settings.ledger.timeout_seconds) if url else None
+        self._ledger_ready = False  # migrated (or trusted to be, without migrate_on_start)
+        self._maintenance: asyncio.Task[None] | None = None
         self._failing: set[str] = set()
+
+    async def start(self, *, maintain: bool = True) -> None:
+        """Make the ledger ready (its migrations, when ``migrate_on_start``) and, with
+        ``maintain``, start its hourly purge. A database that fails is logged: sign-ins
+        go on without the ledger, and the purge task tries the migration again."""
+        if self.ledger is None:
+            return
+        await self._prepare_ledger(announce=maintain)
+        if maintain:
+            self._maintenance = asyncio.create_task(self._maintain(), name="ledger-maintenance")
+
+    async def _prepare_ledger(self, *, announce: bool = True) -> None:
+        assert self.ledger is not None
+        if not self.settings.ledger.migrate_on_start:
+            self._ledger_ready = True
+            return
+        try:
+            before, after = await self.ledger.migrate()
+            self._ledger_ready = True
+            if announce and before != after:
+                log.info(
+                    "ledger: %s database migrated from %s to %s",
+                    self.ledger.dialect,
+                    before or "nothing",
+                    after,
+                    extra={"revision": after},
+                )
+        except LedgerError as exc:
+            self.metrics.ledger_errors.labels("migrate").inc()
+            log.error("ledger: %s", exc, extra={"operation": "migrate"})
+
+    async def _maintain(self) -> None:
+        while True:
+            if not self._ledger_ready:
+                await self._prepare_ledger()
+            if self._ledger_ready:
+                await self.purge_ledger()
+            await asyncio.sleep(MAINTENANCE_SECONDS)
+
+    async def purge_ledger(self) -> int:
+        """Erase the members not signed in for ``ledger.retention_days``: how many."""
+        if self.ledger is None:
+            return 0
+        before = int(time.time()) - self.settings.ledger.retention_days * DAY_SECONDS
+        try:
+            erased = await self.ledger.purge(before)
+        except LedgerError as exc:
+            self._ledger_failed("purge", exc)
+            return 0
+        if erased:
+            log.info("ledger: %d members past retention erased", erased, extra={"erased": erased})
+        return erased
+
+    def _ledger_failed(self, operation: str, exc: LedgerError) -> None:
+        self.metrics.ledger_errors.labels(operation).inc()
+        log.warning(
+            "ledger %s failed, sign-in goes on: %s", operation, exc, extra={"operation": operation}
+        )
 
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
         """The client's address, believing X-Forwarded-For only from trusted proxies."""
@@ -115,6 +184,8 @@ class Runtime:
             problems["identity"] = exc.detail
         state = await self.state.ready()
         problems["shared_state"] = None if state["ok"] else str(state.get("error"))
+        if self.ledger is not None:
+            problems["ledger"] = await self._ledger_problem()
         for check, problem in problems.items() if log_changes else ():
             if problem is not None and check not in self._failing:
                 log.warning("readiness: %s not ok: %s", check, problem, extra={"check": check})
@@ -122,6 +193,14 @@ class Runtime:
                 log.info("readiness: %s ok again", check, extra={"check": check})
         self._failing = {check for check, problem in problems.items() if problem is not None}
         return problems
+
+    async def _ledger_problem(self) -> str | None:
+        assert self.ledger is not None
+        try:
+            await self.ledger.ping()
+        except LedgerError as exc:
+            return f"{self.ledger.dialect}: {exc}"
+        return None if self._ledger_ready else "not migrated yet (spot-sso migrate)"
 
     def spot(self, ref: str) -> tuple[str, SpotConfig]:
         """The alias and settings of the Spot named by alias or by Spot ID."""
@@ -152,7 +231,7 @@ class Runtime:
             **(made.claims() if made else {}),
         )
 
-    def issue(
+    async def issue(
         self,
         alias: str,
         member: Member,
@@ -162,15 +241,27 @@ class Runtime:
         ttl_seconds: int | None = None,
         client: str | None = None,
         audit: MutableMapping[str, Any] | None = None,
+        request_id: str | None = None,
     ) -> Issued:
-        """Sign a token for ``member`` on Spot ``alias``; counted and audited.
+        """Sign a token for ``member`` on Spot ``alias``; counted, audited, remembered.
 
         The audit fields say who (``sub``), for which Spot and how long, through which
         flow and client, and which claims the rules made; never the token. A request
         passes its access line's fields as ``audit``: they are added there, and the
         request writes one line. Without ``audit`` (the CLI), they are a line of their own.
+
+        With the ledger, a known member whose email changed on the host is handled as the
+        Spot's ``email_change`` says (``EmailChangeRefused`` for ``refuse``), and the
+        sign-in is recorded. A ledger that fails is logged and counted, and the token is
+        issued all the same.
         """
+        spot = self.settings.spots[alias]
         claims = self.claims(alias, member, made, ttl_seconds=ttl_seconds)
+        host_email = claims.email
+        if self.ledger is not None:
+            known = await self._known(spot.id, claims.sub)
+            if known is not None and known.email.casefold() != claims.email.casefold():
+                claims = self._email_changed(alias, spot, claims, known, flow, request_id)
         token = self.issuers[alias].sign(claims)
         self.metrics.tokens_issued.labels(alias, flow).inc()
         fields = {
@@ -188,15 +279,79 @@ class Runtime:
             audit_log.info("token issued", request_id=None, client_ip=None, **fields)
         else:
             audit.update(fields)
-        return Issued(token=token, spot=alias, spot_id=self.settings.spots[alias].id, claims=claims)
+        if self.ledger is not None:
+            await self._remember(SignIn.of(spot.id, claims, host_email))
+        return Issued(token=token, spot=alias, spot_id=spot.id, claims=claims)
+
+    async def known_member(self, alias: str, sub: str) -> MemberRecord | None:
+        """What the ledger remembers of ``sub`` on Spot ``alias`` (None if nothing, or if
+        the ledger is off or failing)."""
+        if self.ledger is None:
+            return None
+        return await self._known(self.settings.spots[alias].id, sub)
+
+    async def _known(self, spot_id: str, sub: str) -> MemberRecord | None:
+        assert self.ledger is not None
+        try:
+            return await self.ledger.member(spot_id, sub)
+        except LedgerError as exc:
+            self._ledger_failed("read", exc)
+            return None
+
+    async def _remember(self, sign_in: SignIn) -> None:
+        assert self.ledger is not None
+        try:
+            await self.ledger.record(sign_in)
+        except LedgerError as exc:
+            self._ledger_failed("write", exc)
+
+    def _email_changed(
+        self,
+        alias: str,
+        spot: SpotConfig,
+        claims: SpotClaims,
+        known: MemberRecord,
+        flow: str,
+        request_id: str | None,
+    ) -> SpotClaims:
+        """The claims to sign for a known member back with another email: the new email
+        (follow), the one MeltingSpot knows (keep-first), or none (refuse)."""
+        mode = spot.email_change
+        self.metrics.email_changes.labels(alias, mode).inc()
+        # No address in the log: they are personal data; `spot-sso members show` has them.
+        audit_log.info(
+            "member email changed",
+            _event="member.email_changed",
+            spot=alias,
+            sub=claims.sub,
+            mode=mode,
+            flow=flow,
+            member_since=known.first_seen,
+            request_id=request_id,
+        )
+        if mode == "refuse":
+            raise EmailChangeRefused(
+                "This account's email address changed since it last joined the community, "
+                "and the community does not accept the change: contact its support to move "
+                "the membership to the new address."
+            )
+        if mode == "keep-first":
+            return claims.model_copy(update={"email": known.email})
+        return claims
 
     async def aclose(self) -> None:
-        """Close the adapter, then the shared HTTP client and the shared state."""
+        """Stop the ledger's maintenance; close the adapter, the shared HTTP client, the
+        shared state and the ledger."""
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            await asyncio.gather(self._maintenance, return_exceptions=True)
         try:
             await self.adapter.aclose()
         finally:
             await self.http.aclose()
             await self.state.aclose()
+            if self.ledger is not None:
+                await self.ledger.aclose()
 
 
 def check_ttl(spot: SpotConfig, ttl_seconds: int | None) -> int:

@@ -35,6 +35,7 @@ from service.errors import ConfigError
 from service.secrets import is_placeholder, mask_secret_names, mask_urls
 from service.settings.fields import NetworkList, secret_from_file
 from service.settings.identity import IdentityConfig
+from service.settings.ledger import LEDGER_FILE, LedgerConfig
 from service.settings.names import closest, names_at
 from service.settings.spots import (
     MIN_KEY_BYTES,
@@ -77,6 +78,17 @@ class Settings(BaseSettings):
         default=None, description="redis://host:6379/0: rate limits and cache shared by replicas."
     )
     redis_url_file: Path | None = None
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where the ledger's SQLite file lives (relative to the working folder).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user@host/db for the ledger (several replicas); "
+        "default: SQLite in data_dir.",
+    )
+    database_url_file: Path | None = None
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     trusted_proxies: NetworkList = Field(
         default_factory=list,
         description="Networks of the proxies whose X-Forwarded-For is believed.",
@@ -115,6 +127,28 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _database_url_from_file(self) -> Settings:
+        if self.database_url_file is not None:
+            self.database_url = secret_from_file(self.database_url_file, "database_url_file")
+        if self.database_url is not None and not re.match(
+            r"(sqlite|postgres|postgresql)(\+\w+)?://", self.database_url.get_secret_value()
+        ):
+            raise ValueError(
+                f"database_url ({env_name('database_url')}): must start with postgresql:// "
+                "or sqlite:///"
+            )
+        return self
+
+    def ledger_url(self) -> str | None:
+        """The ledger's database: ``database_url``, or a SQLite file in ``data_dir``;
+        None when the ledger is off."""
+        if not self.ledger.enabled:
+            return None
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / LEDGER_FILE).resolve()}"
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -125,6 +159,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         problems = [*_spot_problems(self.spots), *_client_problems(self)]
+        if not self.ledger.enabled:
+            problems += [
+                f"spots.{alias}.email_change ({env_name('spots', alias, 'email_change')}): "
+                f"{spot.email_change!r} needs the member ledger (ledger.enabled = true)"
+                for alias, spot in self.spots.items()
+                if spot.email_change != "follow"
+            ]
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -26,6 +26,7 @@ from service.contract.redirects import RedirectRefused, check_redirect_url, norm
 from service.contract.rules import SpotRules
 from service.secrets import is_guessable_digest
 from service.settings.fields import Section, StrList, secret_from_file
+from service.settings.ledger import EmailChange
 
 MIN_KEY_BYTES: Final = 32
 MISSING_KEY: Final = "missing; copy it from the Spot's SSO settings in MeltingSpot"
@@ -77,6 +78,11 @@ class SpotConfig(SpotRules):
         default=None,
         description="Where GET /authorize sends a browser that brings no redirectUrl "
         "(the 'from the app' flow): the Spot's SSO URL on an allowed origin.",
+    )
+    email_change: EmailChange = Field(
+        default="follow",
+        description="When the host's email of a known member changes: send the new one "
+        "(follow), keep sending the one MeltingSpot knows (keep-first), or refuse.",
     )
 
     @field_validator("id")

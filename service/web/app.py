@@ -36,13 +36,15 @@ def create_app(
     adapter: IdentityAdapter | None = None,
     http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
-    """A FastAPI app serving ``settings``; its lifespan closes the runtime on shutdown."""
+    """A FastAPI app serving ``settings``; its lifespan starts the runtime (the ledger's
+    migrations and purge) and closes it on shutdown."""
     runtime = Runtime(settings, adapter=adapter, http=http)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for warning in settings.warnings():
             log.warning(warning)
+        await runtime.start()
         log.info("spot-sso %s ready", __version__, extra={"spots": sorted(settings.spots)})
         try:
             yield

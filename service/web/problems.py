@@ -138,6 +138,8 @@ _HINTS: Final = {
     "needs (name or email): complete it, then try again.",
     "user-not-allowed": "Your account on the host platform does not include this community.",
     "rate-limited": "Wait a moment, then use the community's sign-in button again.",
+    "email-change-refused": "Contact the community's support: they can move your "
+    "membership to your new email address.",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.fixtures import write_toml
 from service.runtime.clients import key_digest
-from tests.support.settings import BILLING_KEY, MAIN_ID, MAIN_KEY
+from tests.support.settings import BILLING_KEY, LEDGER_OFF, MAIN_ID, MAIN_KEY
 
 ADA = {"id": "u-1", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"}
 
@@ -24,6 +24,7 @@ def config_data(*layers: dict[str, Any], **changes: Any) -> dict[str, Any]:
         "spots": {"main": {"id": MAIN_ID, "private_key": MAIN_KEY}},
         "clients": {"billing": {"key_sha256": key_digest(BILLING_KEY), "spots": ["main"]}},
         "identity": {"static": {"users": [ADA]}},
+        "ledger": LEDGER_OFF,
     }
     for layer in (*layers, changes):
         data = _merged(data, layer)

@@ -45,6 +45,9 @@ def start_server(args: Sequence[str], log_path: Path, env: dict[str, str] | None
     port = free_port()
     command = [sys.executable, "-m", "service", *args, "--host", "127.0.0.1", "--port", str(port)]
     environment = {k: v for k, v in os.environ.items() if not k.upper().startswith("SPOT_SSO_")}
+    # The member ledger's SQLite file (the demo's, or a config's with the ledger on) goes
+    # beside the log, never into the working folder.
+    environment["SPOT_SSO_DATA_DIR"] = str(log_path.parent / f"{log_path.stem}-data")
     environment.update(env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)

@@ -7,6 +7,10 @@ from typing import Any
 from service.runtime.clients import key_digest
 from service.settings.model import Settings, deep_merge
 
+# The member ledger is off in the tests' settings and written configs, so that no test
+# sees another's members; the ledger's own tests turn it on, with a database of their own.
+LEDGER_OFF: dict[str, Any] = {"enabled": False}
+
 MAIN_ID = "129487c9-6acc-43d9-ab96-182ded763538"
 OTHER_ID = "5f0c6a34-2b7e-4d0a-9d51-0a8b7c6d5e4f"
 MAIN_KEY = "main-spot-test-key-0123456789abcdef-XYZ"
@@ -41,6 +45,7 @@ def settings_data(**overrides: Any) -> dict[str, Any]:
             "portal": {"key_sha256": [key_digest(PORTAL_KEY)], "spots": ["main", "other"]},
         },
         "identity": {"adapter": "static", "static": {"users": USERS}},
+        "ledger": LEDGER_OFF,
     }
     return deep_merge(base, overrides)
 

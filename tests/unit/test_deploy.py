@@ -296,13 +296,15 @@ def test_env_example_has_no_secret_values() -> None:
 
 def _env_var_names() -> set[str]:
     """The settings' variables a Compose deployment sets: every scalar and list setting of
-    the top level, the limits, the "main" Spot and the "backend" client."""
+    the top level, the limits, the ledger, the "main" Spot and the "backend" client."""
+    from service.settings.ledger import LedgerConfig
     from service.settings.model import env_name
     from service.settings.spots import ClientConfig, LimitsConfig, SpotConfig
 
     names = {env_name(f) for f in Settings.model_fields if f not in ("spots", "clients")}
-    names -= {env_name("identity"), env_name("limits")}
+    names -= {env_name("identity"), env_name("limits"), env_name("ledger")}
     names |= {env_name("limits", f) for f in LimitsConfig.model_fields}
+    names |= {env_name("ledger", f) for f in LedgerConfig.model_fields}
     rules = {"groups", "properties", "domains", "require_groups"}  # tables: docs/rules.md
     names |= {env_name("spots", "main", f) for f in SpotConfig.model_fields if f not in rules}
     names |= {env_name("clients", "backend", f) for f in ClientConfig.model_fields}

@@ -115,7 +115,14 @@ async def _authorize(
     if profile is None:
         return _login_bounce(request, runtime), "login_bounce"
     member, made = settle(profile, None, config, alias)
-    issued = runtime.issue(alias, member, flow="authorize", made=made, audit=caller.access)
+    issued = await runtime.issue(
+        alias,
+        member,
+        flow="authorize",
+        made=made,
+        audit=caller.access,
+        request_id=caller.request_id,
+    )
     location = with_token(destination, issued.token, referrer)
     return RedirectResponse(location, status_code=302), "redirected"
 

@@ -115,5 +115,12 @@ async def _callback(
             code=code, pending=pending, redirect_uri=callback_url(runtime)
         )
     member, made = settle(profile, None, config, alias)
-    issued = runtime.issue(alias, member, flow="authorize", made=made, audit=caller.access)
+    issued = await runtime.issue(
+        alias,
+        member,
+        flow="authorize",
+        made=made,
+        audit=caller.access,
+        request_id=caller.request_id,
+    )
     return RedirectResponse(with_token(destination, issued.token, referrer), 302), "redirected"

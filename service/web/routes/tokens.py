@@ -162,7 +162,7 @@ async def issue_token(body: TokenRequest, caller: ApiCallerDep) -> TokenResponse
     profile = None if body.user else await _lookup(runtime, body.user_id or "")
     explicit = Explicit(body.groups, body.custom_properties, body.domains)
     member, made = settle(profile, body.user, runtime.settings.spots[alias], alias, explicit)
-    issued = runtime.issue(
+    issued = await runtime.issue(
         alias,
         member,
         flow="tokens",
@@ -170,6 +170,7 @@ async def issue_token(body: TokenRequest, caller: ApiCallerDep) -> TokenResponse
         ttl_seconds=body.ttl_seconds,
         client=client.name,
         audit=caller.access,
+        request_id=caller.request_id,
     )
     return TokenResponse.of(issued)
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.apps import failing_app
+from tests.support.apps import failing_app, lifespan_client
 from tests.support.settings import BILLING_KEY, PORTAL_KEY, bearer
 
 
@@ -22,17 +22,18 @@ async def test_readyz_reports_each_check(client: httpx.AsyncClient) -> None:
     body = response.json()
     assert body == {
         "status": "ready",
-        "checks": {"spots": {"ok": True}, "identity": {"ok": True}, "shared_state": {"ok": True}},
+        "checks": {
+            "spots": {"ok": True},
+            "identity": {"ok": True},
+            "shared_state": {"ok": True},
+        },
     }
 
 
 async def test_readyz_fails_while_the_identity_source_is_down_and_says_why_in_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = failing_app("down")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as http:
+    async with lifespan_client(failing_app("down"), base_url="http://t") as http:
         for _ in range(3):
             response = await http.get("/readyz")
             assert response.status_code == 503

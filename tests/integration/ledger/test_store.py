@@ -1,0 +1,207 @@
+"""The ledger's store against real SQLite and PostgreSQL: the same tests on both."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from service.ledger.store import Ledger, LedgerError, SignIn, database_url
+from service.ledger.tables import metadata
+from tests.support.databases import new_postgres_database, sqlite_url
+from tests.support.hosts import free_port
+
+SPOT = "129487c9-6acc-43d9-ab96-182ded763538"
+OTHER = "5f0c6a34-2b7e-4d0a-9d51-0a8b7c6d5e4f"
+T0 = 1_796_000_000
+
+
+def ada(
+    when: int = T0, *, spot: str = SPOT, email: str = "ada@example.com", **more: object
+) -> SignIn:
+    return SignIn(spot_id=spot, sub="u-ada", email=email, host_email=email, when=when, **more)  # type: ignore[arg-type]
+
+
+async def test_a_first_sign_in_is_remembered(ledger: Ledger) -> None:
+    assert await ledger.member(SPOT, "u-ada") is None
+    await ledger.record(ada(groups_join=["staff"], custom_properties={"job": "Analyst"}))
+    member = await ledger.member(SPOT, "u-ada")
+    assert member is not None
+    assert (member.email, member.first_seen, member.last_seen, member.logins) == (
+        "ada@example.com",
+        T0,
+        T0,
+        1,
+    )
+    assert member.groups_join == ["staff"] and member.custom_properties == {"job": "Analyst"}
+    assert (member.groups_leave, member.domains_set, member.domains_unset) == ([], {}, [])
+
+
+async def test_each_sign_in_counts_and_replaces_what_was_sent(ledger: Ledger) -> None:
+    await ledger.record(ada(groups_join=["staff"]))
+    await ledger.record(
+        SignIn(
+            spot_id=SPOT,
+            sub="u-ada",
+            email="ada@example.com",
+            host_email="ada@new.example",
+            when=T0 + 60,
+            groups_leave=["staff"],
+            domains_set={"default": "https://app.example.com/"},
+            domains_unset=["old"],
+        )
+    )
+    member = await ledger.member(SPOT, "u-ada")
+    assert member is not None
+    assert (member.first_seen, member.last_seen, member.logins) == (T0, T0 + 60, 2)
+    assert (member.email, member.host_email) == ("ada@example.com", "ada@new.example")
+    assert (member.groups_join, member.groups_leave) == ([], ["staff"])
+    assert member.domains_set == {"default": "https://app.example.com/"}
+    assert member.domains_unset == ["old"]
+
+
+async def test_members_are_kept_per_spot(ledger: Ledger) -> None:
+    await ledger.record(ada())
+    await ledger.record(ada(T0 + 5, spot=OTHER, email="ada@other.example"))
+    here, there = await ledger.member(SPOT, "u-ada"), await ledger.member(OTHER, "u-ada")
+    assert here is not None and there is not None
+    assert (here.email, there.email, here.logins, there.logins) == (
+        "ada@example.com",
+        "ada@other.example",
+        1,
+        1,
+    )
+
+
+async def test_members_lists_recent_first_and_filters(ledger: Ledger) -> None:
+    for index, sub in enumerate(["u-1", "u-2", "u-3"]):
+        await ledger.record(
+            SignIn(SPOT, sub, f"{sub}@example.com", f"{sub}@example.com", T0 + index)
+        )
+    await ledger.record(SignIn(OTHER, "u-9", "u-9@example.com", "U-9@Host.example", T0 + 9))
+    assert [m.sub for m in await ledger.members(SPOT)] == ["u-3", "u-2", "u-1"]
+    assert [m.sub for m in await ledger.members()] == ["u-9", "u-3", "u-2", "u-1"]
+    assert [m.sub for m in await ledger.members(SPOT, limit=2)] == ["u-3", "u-2"]
+    assert [m.sub for m in await ledger.members(sub="u-2")] == ["u-2"]
+    assert [m.sub for m in await ledger.members(email="U-1@EXAMPLE.com")] == ["u-1"]
+    assert [m.sub for m in await ledger.members(email="u-9@host.example")] == ["u-9"]
+    assert await ledger.members(SPOT, email="u-9@example.com") == []
+
+
+async def test_forget_erases_a_member_on_one_spot_or_all(ledger: Ledger) -> None:
+    await ledger.record(ada())
+    await ledger.record(ada(spot=OTHER))
+    await ledger.record(SignIn(SPOT, "u-bob", "bob@example.com", "bob@example.com", T0))
+    assert await ledger.forget("u-ada", OTHER) == 1
+    assert await ledger.member(OTHER, "u-ada") is None
+    assert await ledger.forget("u-ada") == 1
+    assert await ledger.forget("u-ada") == 0
+    assert [m.sub for m in await ledger.members()] == ["u-bob"]
+
+
+async def test_purge_erases_members_not_seen_since(ledger: Ledger) -> None:
+    await ledger.record(ada(T0))
+    await ledger.record(SignIn(SPOT, "u-bob", "bob@example.com", "bob@example.com", T0 + 100))
+    assert await ledger.purge(T0 + 50) == 1
+    assert [m.sub for m in await ledger.members()] == ["u-bob"]
+
+
+async def test_migrations_build_exactly_the_tables_of_the_code(ledger: Ledger) -> None:
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+        return list(compare_metadata(context, metadata))
+
+    await ledger.migrate()  # again: nothing to do
+    async with ledger.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_replicas_migrating_a_new_database_at_once_agree(backend: str, tmp_path: Path) -> None:
+    """Three processes (replicas, or workers sharing one SQLite file) start at once on a
+    database nobody has migrated yet."""
+    script = "import asyncio, sys; from service.ledger.store import Ledger; " + (
+        "asyncio.run(Ledger(sys.argv[1], timeout=10).migrate())"
+    )
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = sqlite_url(tmp_path)
+        else:
+            url = stack.enter_context(new_postgres_database())
+        runs = [
+            subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE)
+            for _ in range(3)
+        ]
+        errors = [run.communicate(timeout=60)[1].decode() for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], errors
+
+
+async def test_errors_name_the_reason_never_the_data(tmp_path: Path) -> None:
+    store = Ledger(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # never migrated: no table
+    try:
+        with pytest.raises(LedgerError) as caught:
+            await store.record(ada(email="secret.person@example.com"))
+        assert "members" in str(caught.value)
+        assert "secret.person" not in str(caught.value) and "INSERT" not in str(caught.value)
+    finally:
+        await store.aclose()
+
+
+async def test_a_database_that_is_down_fails_fast_then_is_skipped() -> None:
+    store = Ledger(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", timeout=2.0)
+    try:
+        with pytest.raises(LedgerError) as first:
+            await store.member(SPOT, "u-ada")
+        assert "skipped" not in str(first.value)
+        with pytest.raises(LedgerError, match="skipped: the database failed"):
+            await store.record(ada())
+        with pytest.raises(LedgerError) as probed:  # readiness always tries again
+            await store.ping()
+        assert "skipped" not in str(probed.value)
+    finally:
+        await store.aclose()
+
+
+async def test_a_call_past_its_deadline_fails(tmp_path: Path) -> None:
+    store = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", timeout=0.05)
+    try:
+        with pytest.raises(LedgerError, match=r"no answer within 0.05 s"):
+            await store._guard(lambda: asyncio.sleep(1))
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("sqlite:///data/ledger.sqlite3", "sqlite+aiosqlite:///data/ledger.sqlite3"),
+        ("sqlite+aiosqlite:////var/lib/x.db", "sqlite+aiosqlite:////var/lib/x.db"),
+        ("postgres://u:p@db:5432/sso", "postgresql+asyncpg://u:***@db:5432/sso"),
+        ("postgresql://u@db/sso", "postgresql+asyncpg://u@db/sso"),
+        ("postgresql+asyncpg://u@db/sso", "postgresql+asyncpg://u@db/sso"),
+    ],
+)
+def test_database_urls_get_the_async_driver(given: str, used: str) -> None:
+    assert database_url(given).render_as_string() == used
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("mysql://u:hunter2@db/sso", "'mysql' is not supported"),
+        ("postgresql+psycopg2://u:hunter2@db/sso", "use postgresql:// without a driver"),
+        ("not a url hunter2", "not a database URL"),
+        ("sqlite:///:memory:", "SQLite needs a file"),
+        ("sqlite://", "SQLite needs a file"),
+    ],
+)
+def test_other_database_urls_are_refused_without_repeating_them(given: str, said: str) -> None:
+    with pytest.raises(ValueError, match=said) as caught:
+        database_url(given)
+    assert "hunter2" not in str(caught.value)
