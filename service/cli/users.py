@@ -95,7 +95,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             profile = _profile_file(Path(args.profile))
         else:
             profile = await fetch_profile(runtime, args.user_id)
-        return explain(runtime, alias, profile)
+        known = await runtime.known_member(alias, profile.id)
+        return explain(runtime, alias, profile, known)
 
     report = with_runtime(settings, report_for)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else as_text(report))
