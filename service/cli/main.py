@@ -1,9 +1,12 @@
-"""The ``spot-sso`` command: serve, demo, mint, explain, verify, keygen, check-config, openapi.
+"""The ``spot-sso`` command: serve, demo, mint, explain, verify, keygen, check-config,
+openapi, migrate, members.
 
 Exit status: 0 on success; 1 when ``verify`` finds the token invalid or expired, when
-``explain`` finds the user may not enter, and when ``mint`` or ``explain`` cannot get a
-user (unknown, not allowed, an unusable profile, the identity source down); 2 for
-configuration or usage problems only (each printed on stderr, naming its field).
+``explain`` finds the user may not enter, when ``mint`` or ``explain`` cannot get a
+user (unknown, not allowed, an unusable profile, the identity source down), when the
+member ledger's database fails and when ``members show`` or ``forget`` find no such
+member; 2 for configuration or usage problems only (each printed on stderr, naming its
+field).
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ from typing import Final
 from service import __version__
 from service.cli.admin import cmd_check_config, cmd_keygen, cmd_openapi
 from service.cli.common import EXIT_CONFIG, EXIT_INVALID, err
+from service.cli.members import (
+    LIST_MAX,
+    cmd_members_forget,
+    cmd_members_list,
+    cmd_members_show,
+    cmd_migrate,
+)
 from service.cli.server import cmd_demo, cmd_serve
 from service.cli.users import MEMBER_OPTIONS, cmd_explain, cmd_mint, cmd_verify
 from service.errors import (
@@ -28,6 +38,7 @@ from service.errors import (
     UnknownUser,
     UserNotAllowed,
 )
+from service.ledger.store import LIST_LIMIT
 from service.settings.model import CONFIG_ENV
 
 # What the user or the identity source did, not the configuration: exit 1, in these words
@@ -42,6 +53,23 @@ USER_FAILURES: Final[tuple[tuple[type[ServiceError], str], ...]] = (
 )
 LEEWAY_MAX: Final = 366 * 86_400
 SPOT_HELP: Final = "Spot alias or Spot ID (default: the only Spot configured)"
+CONFIG_HELP: Final = f"TOML configuration file (default: ${CONFIG_ENV})"
+MEMBERS_TEXT: Final = "The member ledger: who signed in to which Spot (list, show, forget)."
+MEMBERS_SPOT_HELP: Final = "Spot alias or Spot ID (default: every Spot)"
+MEMBER_ACTIONS: Final = (
+    ("list", cmd_members_list, "List members, the most recent sign-ins first."),
+    (
+        "show",
+        cmd_members_show,
+        "Show all the ledger holds on a member, per Spot (exit 1 if nothing).",
+    ),
+    (
+        "forget",
+        cmd_members_forget,
+        "Erase a member's records, on every Spot or one, for an erasure request (exit 1 if "
+        "there is nothing to forget). A member who signs in again is recorded again.",
+    ),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,9 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.set_defaults(handler=handler)
         if config:
-            sub.add_argument(
-                "--config", metavar="FILE", help=f"TOML configuration file (default: ${CONFIG_ENV})"
-            )
+            sub.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
         return sub
 
     for name, handler, text, host in (
@@ -173,7 +199,38 @@ def _parser() -> argparse.ArgumentParser:
 
     openapi = command("openapi", cmd_openapi, "Write the OpenAPI document.", config=False)
     openapi.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+
+    migrate = command(
+        "migrate", cmd_migrate, "Bring the member ledger's database to the newest schema."
+    )
+    _demo_flag(migrate)
+    _member_commands(commands.add_parser("members", help=MEMBERS_TEXT, description=MEMBERS_TEXT))
     return parser
+
+
+def _member_commands(members: argparse.ArgumentParser) -> None:
+    actions = members.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, handler, text in MEMBER_ACTIONS:
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
+        _demo_flag(sub)
+        sub.add_argument("--spot", help=MEMBERS_SPOT_HELP)
+        if name == "list":
+            sub.add_argument("--sub", help="only this member (their sub claim)")
+            sub.add_argument(
+                "--email", help="only this email, in any case (the one sent or the host's)"
+            )
+            sub.add_argument(
+                "--limit",
+                type=_bounded(1, LIST_MAX),
+                default=LIST_LIMIT,
+                help=f"at most N members (default: {LIST_LIMIT}, at most {LIST_MAX})",
+                metavar="N",
+            )
+        else:
+            sub.add_argument("sub", metavar="SUB", help="the member's sub claim")
+        sub.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:

@@ -171,6 +171,20 @@ class Ledger:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    async def revision(self) -> str | None:
+        """The schema's migration, None when the database was never migrated (a SQLite
+        file that does not exist is left so, not created)."""
+        if self.dialect == "sqlite":
+            exists = await asyncio.to_thread(Path(self.url.database or "").is_file)
+            if not exists:
+                return None
+
+        async def read() -> str | None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(_revision)
+
+        return await self._guard(read)
+
     async def member(self, spot_id: str, sub: str) -> MemberRecord | None:
         """The member ``sub`` of Spot ``spot_id``, or None if never signed in."""
         query = select(members).where(members.c.spot_id == spot_id, members.c.sub == sub)
@@ -306,6 +320,10 @@ def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
     before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(config, "head")
     return before, MigrationContext.configure(connection).get_current_revision()
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def _record(row: Mapping[str, Any]) -> MemberRecord:
