@@ -34,4 +34,5 @@ members = Table(
     Index(None, "spot_id", "last_seen"),
     Index(None, "spot_id", "email"),
     Index(None, "last_seen"),
+    Index(None, "sub"),  # members show/forget SUB on every Spot
 )

@@ -22,6 +22,7 @@ from service.contract.claims import WIRE_NAMES, Member, SpotClaims
 from service.contract.membership import RuleClaims
 from service.contract.signing import TokenIssuer, now
 from service.errors import (
+    ConfigError,
     EmailChangeRefused,
     FieldError,
     InvalidRequest,
@@ -38,7 +39,7 @@ from service.observability.logs import event_log
 from service.observability.metrics import Metrics
 from service.runtime.clients import ApiClients
 from service.runtime.metered import MeteredAdapter
-from service.settings.model import Settings
+from service.settings.model import Settings, env_name
 from service.settings.spots import SpotConfig
 from service.state.ratelimit import RateLimiter
 from service.state.shared import SharedState
@@ -100,8 +101,7 @@ class Runtime:
             if isinstance(inner, OidcAdapter)
             else None
         )
-        url = settings.ledger_url()
-        self.ledger = Ledger(url, timeout=settings.ledger.timeout_seconds) if url else None
+        self.ledger = _ledger(settings)
         self._ledger_ready = False  # migrated (or trusted to be, without migrate_on_start)
         self._maintenance: asyncio.Task[None] | None = None
         self._failing: set[str] = set()
@@ -352,6 +352,18 @@ class Runtime:
             await self.state.aclose()
             if self.ledger is not None:
                 await self.ledger.aclose()
+
+
+def _ledger(settings: Settings) -> Ledger | None:
+    """The member ledger of ``settings``, or None when it is off; a database URL the
+    ledger cannot use is a configuration error (start-up stops, naming the setting)."""
+    url = settings.ledger_url()
+    if url is None:
+        return None
+    try:
+        return Ledger(url, timeout=settings.ledger.timeout_seconds)
+    except ValueError as exc:
+        raise ConfigError([f"database_url ({env_name('database_url')}): {exc}"]) from None
 
 
 def check_ttl(spot: SpotConfig, ttl_seconds: int | None) -> int:

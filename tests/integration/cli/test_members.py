@@ -13,15 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete
 
-from service.ledger.store import Ledger, SignIn
+from service.ledger.store import MIGRATIONS, Ledger, SignIn
 from service.ledger.tables import members
 from tests.support.cli import run
 from tests.support.config import write_config
 from tests.support.databases import new_postgres_database, postgres_database, sqlite_url
 from tests.support.hosts import free_port
 from tests.support.settings import MAIN_ID, OTHER_ID, OTHER_KEY
+
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest migration
 
 __all__ = ["postgres_database"]
 
@@ -180,12 +183,12 @@ def test_migrate_a_new_database_then_again(
         where = f"postgresql database 127.0.0.1:5432/{new_url.rsplit('/', 1)[1]}"
     assert spot_sso(capsys, "migrate", "--config", config) == (
         0,
-        f"ledger: {where} migrated from nothing to 0001\n",
+        f"ledger: {where} migrated from nothing to {HEAD}\n",
         "",
     )
     assert spot_sso(capsys, "migrate", "--config", config) == (
         0,
-        f"ledger: {where} already at 0001\n",
+        f"ledger: {where} already at {HEAD}\n",
         "",
     )
     assert spot_sso(capsys, "members", "list", "--config", config) == (
@@ -203,7 +206,7 @@ def test_migrate_the_demo_ledger_in_data_dir(
     path = tmp_path.resolve() / "data" / "ledger.sqlite3"
     assert (status, out, err) == (
         0,
-        f"ledger: sqlite database {path} migrated from nothing to 0001\n",
+        f"ledger: sqlite database {path} migrated from nothing to {HEAD}\n",
         "",
     )
 

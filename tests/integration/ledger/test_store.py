@@ -205,3 +205,22 @@ def test_other_database_urls_are_refused_without_repeating_them(given: str, said
     with pytest.raises(ValueError, match=said) as caught:
         database_url(given)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("sqlite:///:memory:", "SQLite needs a file"),
+        ("postgresql+psycopg2://u:hunter2@db/sso", "use postgresql:// without a driver"),
+    ],
+)
+def test_a_database_url_the_ledger_cannot_use_stops_the_start(url: str, said: str) -> None:
+    from service.errors import ConfigError
+    from service.runtime.runtime import Runtime
+    from tests.support.settings import make_settings
+
+    with pytest.raises(ConfigError) as caught:
+        Runtime(make_settings(database_url=url, ledger={"enabled": True}))
+    (problem,) = caught.value.problems
+    assert problem.startswith("database_url (SPOT_SSO_DATABASE_URL): ") and said in problem
+    assert "hunter2" not in problem
