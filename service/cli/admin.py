@@ -46,7 +46,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if args.offline:  # what serve builds before it listens (the adapter, the users file)
         check_runtime(settings)
     else:  # and the calls: the identity source, Redis, the ledger's database
-        problems = with_runtime(settings, _readiness)
+        problems = with_runtime(settings, _readiness, start=False)  # checks, changes nothing
     print(json.dumps(settings.redacted(), indent=2))
     if args.offline:
         err("readiness: not checked (--offline)")

@@ -48,14 +48,18 @@ def spot_ref(settings: Settings, ref: str | None) -> str:
     return aliases[0]
 
 
-def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+def with_runtime(
+    settings: Settings, work: Callable[[Runtime], Awaitable[T]], *, start: bool = True
+) -> T:
     """``work`` done with a Runtime that lives and is closed in one event loop: its
-    connections to the host belong to the loop that opened them."""
+    connections to the host belong to the loop that opened them. ``start``: the ledger
+    made ready first (its migrations), as for a command that issues tokens."""
 
     async def main() -> T:
         runtime = Runtime(settings)
         try:
-            await runtime.start(maintain=False)
+            if start:
+                await runtime.start(maintain=False)
             return await work(runtime)
         finally:
             await runtime.aclose()

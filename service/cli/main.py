@@ -30,6 +30,7 @@ from service.cli.server import cmd_demo, cmd_serve
 from service.cli.users import MEMBER_OPTIONS, cmd_explain, cmd_mint, cmd_verify
 from service.errors import (
     ConfigError,
+    EmailChangeRefused,
     IdentityBadResponse,
     IdentityUnavailable,
     LoginRefused,
@@ -50,6 +51,7 @@ USER_FAILURES: Final[tuple[tuple[type[ServiceError], str], ...]] = (
     (ProfileUnusable, "unusable profile"),
     (IdentityBadResponse, "the identity source answered badly"),
     (IdentityUnavailable, "identity source unavailable"),
+    (EmailChangeRefused, "email change refused"),
 )
 LEEWAY_MAX: Final = 366 * 86_400
 SPOT_HELP: Final = "Spot alias or Spot ID (default: the only Spot configured)"

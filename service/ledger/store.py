@@ -24,6 +24,8 @@ from typing import Any, Final, TypeVar
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -152,6 +154,8 @@ class Ledger:
                     return await connection.run_sync(_upgrade)
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerError(f"migration failed: {_reason(exc)}") from None
+        except CommandError as exc:  # e.g. a revision a newer spot-sso wrote
+            raise LedgerError(f"migration failed: {exc}") from None
         finally:
             _MIGRATING.release()
 
@@ -184,6 +188,11 @@ class Ledger:
                 return await connection.run_sync(_revision)
 
         return await self._guard(read)
+
+    @staticmethod
+    def head() -> str | None:
+        """The newest migration this version knows."""
+        return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
     async def member(self, spot_id: str, sub: str) -> MemberRecord | None:
         """The member ``sub`` of Spot ``spot_id``, or None if never signed in."""

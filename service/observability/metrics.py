@@ -71,8 +71,8 @@ class Metrics:
         )
         self.email_changes = self._counter(
             "spot_sso_member_email_changes",
-            "Known members who came back with another email, by Spot alias and what was "
-            "done (email_change: follow, keep-first, refuse).",
+            "Known members whose email changed on the host (once per change; every refused "
+            "attempt), by Spot alias and what was done (email_change).",
             "spot",
             "mode",
         )

@@ -49,7 +49,8 @@ audit_log = event_log("spot_sso.audit")
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 HTTP_MAX_CONNECTIONS = 100  # to the host platform, per worker
-MAINTENANCE_SECONDS = 3600  # the ledger's purge (and a failed migration's retry)
+MAINTENANCE_SECONDS = 3600  # the ledger's purge
+MIGRATION_RETRY_SECONDS = 60  # a migration that failed at start-up, tried again
 DAY_SECONDS = 86_400
 
 
@@ -137,11 +138,12 @@ class Runtime:
             log.error("ledger: %s", exc, extra={"operation": "migrate"})
 
     async def _maintain(self) -> None:
+        """The purge, hourly; until the start-up migration succeeds, a retry a minute."""
+        while not self._ledger_ready:
+            await asyncio.sleep(MIGRATION_RETRY_SECONDS)
+            await self._prepare_ledger()
         while True:
-            if not self._ledger_ready:
-                await self._prepare_ledger()
-            if self._ledger_ready:
-                await self.purge_ledger()
+            await self.purge_ledger()
             await asyncio.sleep(MAINTENANCE_SECONDS)
 
     async def purge_ledger(self) -> int:
@@ -155,7 +157,12 @@ class Runtime:
             self._ledger_failed("purge", exc)
             return 0
         if erased:
-            log.info("ledger: %d members past retention erased", erased, extra={"erased": erased})
+            log.info(
+                "ledger: %d member%s past retention erased",
+                erased,
+                "" if erased == 1 else "s",
+                extra={"erased": erased},
+            )
         return erased
 
     def _ledger_failed(self, operation: str, exc: LedgerError) -> None:
@@ -169,7 +176,8 @@ class Runtime:
         return client_ip(peer, forwarded_for, self.trusted_proxies)
 
     async def readiness(self, *, log_changes: bool = True) -> dict[str, str | None]:
-        """Each check's problem, or None when it is fine: spots, identity, shared_state.
+        """Each check's problem, or None when it is fine: spots, identity, shared_state,
+        and ledger when it is on.
 
         The problems name hosts and errors: they go to the log (once, when a check starts
         failing) and to ``check-config``; ``/readyz`` shows only ok or not.
@@ -195,12 +203,20 @@ class Runtime:
         return problems
 
     async def _ledger_problem(self) -> str | None:
+        """None when the database answers and holds this version's newest schema."""
         assert self.ledger is not None
         try:
             await self.ledger.ping()
+            revision = await self.ledger.revision()
         except LedgerError as exc:
             return f"{self.ledger.dialect}: {exc}"
-        return None if self._ledger_ready else "not migrated yet (spot-sso migrate)"
+        head = self.ledger.head()
+        if revision != head:
+            return (
+                f"{self.ledger.dialect}: the schema is at {revision or 'nothing'}, this "
+                f"version needs {head}: run spot-sso migrate"
+            )
+        return None
 
     def spot(self, ref: str) -> tuple[str, SpotConfig]:
         """The alias and settings of the Spot named by alias or by Spot ID."""
@@ -317,18 +333,21 @@ class Runtime:
         """The claims to sign for a known member back with another email: the new email
         (follow), the one MeltingSpot knows (keep-first), or none (refuse)."""
         mode = spot.email_change
-        self.metrics.email_changes.labels(alias, mode).inc()
-        # No address in the log: they are personal data; `spot-sso members show` has them.
-        audit_log.info(
-            "member email changed",
-            _event="member.email_changed",
-            spot=alias,
-            sub=claims.sub,
-            mode=mode,
-            flow=flow,
-            member_since=known.first_seen,
-            request_id=request_id,
-        )
+        # Once per change of the host's email (keep-first then goes on quietly), and at
+        # each refused attempt (nothing is recorded then).
+        if mode == "refuse" or known.host_email.casefold() != claims.email.casefold():
+            self.metrics.email_changes.labels(alias, mode).inc()
+            # No address in the log: personal data; `spot-sso members show` has them.
+            audit_log.info(
+                "member email changed",
+                _event="member.email_changed",
+                spot=alias,
+                sub=claims.sub,
+                mode=mode,
+                flow=flow,
+                member_since=known.first_seen,
+                request_id=request_id,
+            )
         if mode == "refuse":
             raise EmailChangeRefused(
                 "This account's email address changed since it last joined the community, "

@@ -65,6 +65,7 @@ _STATUS_TEXT: Final = {
     401: "API key missing or not valid",
     403: "Not allowed",
     404: "Unknown Spot or user",
+    409: "The member's email changed on the host and the Spot's email_change is refuse",
     413: "The body is larger than max_body_bytes",
     415: "The body is not sent as application/json",
     422: "Invalid request: every bad field is listed in `errors`",

@@ -146,7 +146,7 @@ class TokenResponse(_CamelModel):
     name="issueToken",
     summary="Issue a token for a user",
     response_model=TokenResponse,
-    responses=problem_responses(401, 403, 404, 413, 415, 422, 429, 502, 503),
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 429, 502, 503),
 )
 async def issue_token(body: TokenRequest, caller: ApiCallerDep) -> TokenResponse:
     """Issue a signed MeltingSpot SSO token for one user and one Spot.

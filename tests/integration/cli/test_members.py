@@ -427,3 +427,25 @@ def test_a_database_that_is_down(
         f"spot-sso: ledger unavailable: {failure}ConnectionRefusedError: "
         f"[Errno 111] Connect call failed ('127.0.0.1', {port})\n",
     )
+
+
+def test_mint_refused_by_email_change_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user problem, not a configuration one: exit 1, in plain words."""
+    url = sqlite_url(tmp_path)
+    asyncio.run(_emptied(url))
+    old = "ada.old@example.com"
+    asyncio.run(_recorded(url, SignIn(MAIN_ID, "u-1", old, old, T0)))
+    config = write_config(
+        tmp_path / "refuse.toml",
+        LEDGER_ON,
+        database_url=url,
+        spots={"main": {"email_change": "refuse"}},
+    )
+    argv = ("mint", "--config", str(config), "--spot", "main", "--user-id", "u-1")
+    status, out, err = spot_sso(capsys, *argv)
+    assert (status, out) == (1, ""), err
+    event, refusal = err.splitlines()  # the audit event, then the refusal
+    assert '"event":"member.email_changed"' in event and '"mode":"refuse"' in event
+    assert refusal.startswith("spot-sso: email change refused: This account's email address")

@@ -224,3 +224,52 @@ def test_a_database_url_the_ledger_cannot_use_stops_the_start(url: str, said: st
     (problem,) = caught.value.problems
     assert problem.startswith("database_url (SPOT_SSO_DATABASE_URL): ") and said in problem
     assert "hunter2" not in problem
+
+
+async def test_a_database_a_newer_version_migrated_fails_open(ledger: Ledger) -> None:
+    """A rollback: the schema is at a revision this version does not know. Migrating
+    says so (no traceback), and readiness names it; sign-ins are not stopped."""
+    from sqlalchemy import text
+
+    from service.runtime.runtime import Runtime
+    from tests.support.settings import make_settings
+
+    async with ledger.engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(LedgerError, match=r"migration failed: .*9999"):
+        await ledger.migrate()
+    runtime = Runtime(
+        make_settings(
+            database_url=ledger.url.render_as_string(hide_password=False),
+            ledger={"enabled": True},
+        )
+    )
+    try:
+        await runtime.start(maintain=False)
+        problems = await runtime.readiness(log_changes=False)
+    finally:
+        await runtime.aclose()
+    assert problems["ledger"] is not None
+    assert f"the schema is at 9999, this version needs {Ledger.head()}" in problems["ledger"]
+
+
+async def test_without_migrations_at_start_readiness_says_the_schema_is_missing(
+    tmp_path: Path,
+) -> None:
+    from service.runtime.runtime import Runtime
+    from tests.support.settings import make_settings
+
+    settings = make_settings(
+        database_url=sqlite_url(tmp_path),
+        ledger={"enabled": True, "migrate_on_start": False},
+    )
+    runtime = Runtime(settings)
+    try:
+        await runtime.start(maintain=False)
+        problems = await runtime.readiness(log_changes=False)
+    finally:
+        await runtime.aclose()
+    assert problems["ledger"] == (
+        f"sqlite: the schema is at nothing, this version needs {Ledger.head()}: "
+        "run spot-sso migrate"
+    )
