@@ -2,11 +2,14 @@ ARG PYTHON_IMAGE=python:3.12-slim
 
 # Build (Docker BuildKit, or buildah/podman):  docker build -t spot-sso .
 # Run:    docker run --rm -p 127.0.0.1:8000:8000 --read-only --tmpfs /tmp \
+#           -v spot-sso-data:/var/lib/spot-sso \
 #           -e SPOT_SSO_SPOTS__MAIN__ID=... -e SPOT_SSO_SPOTS__MAIN__PRIVATE_KEY_FILE=/run/secrets/... \
 #           spot-sso
 # Configuration: environment variables SPOT_SSO_* and, optionally, a TOML file whose path is
 # in SPOT_SSO_CONFIG (see config.example.toml, .env.example and docker-compose.yml).
 # Host, port and workers of the default command: SPOT_SSO_HOST, SPOT_SSO_PORT, SPOT_SSO_WORKERS.
+# The member ledger (docs/members.md): a SQLite file in the volume /var/lib/spot-sso
+# (SPOT_SSO_DATA_DIR), or PostgreSQL with SPOT_SSO_DATABASE_URL_FILE for several replicas.
 # Deployment guide (Compose, Kubernetes, TLS, key rotation): docs/deployment.md.
 
 # ---------------------------------------------------------------------------------------------
@@ -62,16 +65,23 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
  && /opt/spot-sso/bin/spot-sso --version \
  && groupadd --gid 10001 spot-sso \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --no-log-init \
-        --shell /usr/sbin/nologin spot-sso
+        --shell /usr/sbin/nologin spot-sso \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/spot-sso
 
 # Non-root, fixed UID/GID (numeric, so runAsNonRoot checks can verify it). Nothing is written
-# outside /tmp: run with a read-only root filesystem and a tmpfs (or emptyDir) on /tmp.
+# outside /tmp and /var/lib/spot-sso: run with a read-only root filesystem, a tmpfs (or
+# emptyDir) on /tmp, and a volume on /var/lib/spot-sso.
 USER 10001:10001
 WORKDIR /tmp
 
 ENV SPOT_SSO_HOST=0.0.0.0 \
     SPOT_SSO_PORT=8000 \
-    SPOT_SSO_WORKERS=1
+    SPOT_SSO_WORKERS=1 \
+    SPOT_SSO_DATA_DIR=/var/lib/spot-sso
+
+# The member ledger's SQLite file (ledger.sqlite3), created at the first start. A named volume
+# mounted here starts as this directory: owned by 10001, mode 0700.
+VOLUME ["/var/lib/spot-sso"]
 
 EXPOSE 8000
 STOPSIGNAL SIGTERM

@@ -100,6 +100,15 @@ def image_port() -> int:
     return int(port)
 
 
+def image_data_dir() -> str:
+    """The image's SPOT_SSO_DATA_DIR: where the member ledger's SQLite file lives."""
+    final = final_stage(dockerfile_instructions())
+    env = " ".join(rest for keyword, rest in final if keyword == "ENV")
+    match = re.search(r"\bSPOT_SSO_DATA_DIR=(\S+)", env)
+    assert match, "the image sets SPOT_SSO_DATA_DIR"
+    return match.group(1)
+
+
 def test_dockerfile_every_stage_is_from_a_slim_python_image_chosen_by_a_build_arg() -> None:
     instructions = dockerfile_instructions()
     first_from = next(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
@@ -156,6 +165,20 @@ def test_dockerfile_healthcheck_port_signal_labels_and_command() -> None:
         assert name in env
 
 
+def test_dockerfile_the_ledger_directory_is_a_volume_of_the_image_user() -> None:
+    final = final_stage(dockerfile_instructions())
+    data = image_data_dir()
+    volumes = [rest for keyword, rest in final if keyword == "VOLUME"]
+    assert any(data in volume for volume in volumes), f"VOLUME {data}"
+    uid, gid = image_user()
+    run = " ".join(rest for keyword, rest in final if keyword == "RUN")
+    owner = f"-o {uid} -g {uid if gid is None else gid}"
+    assert f"install -d {owner}" in run and data in run, f"{data} created, owned by {uid}"
+    last_run = max(i for i, (keyword, _) in enumerate(final) if keyword == "RUN")
+    first_volume = min(i for i, (keyword, _) in enumerate(final) if keyword == "VOLUME")
+    assert last_run < first_volume, "what a RUN writes under a VOLUME after it is dropped"
+
+
 def test_dockerignore_keeps_the_build_context_small_and_secret_free() -> None:
     lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     patterns = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
@@ -163,6 +186,7 @@ def test_dockerignore_keeps_the_build_context_small_and_secret_free() -> None:
         assert needed in patterns, needed
     for needed in (".ruff_cache", ".hypothesis", ".env", "secrets", "config.toml", "deploy"):
         assert needed in patterns, needed
+    assert "data/" in patterns, "the ledger a local serve or demo keeps in data/"
     for kept in ("service", "pyproject.toml", "README.md"):
         assert kept not in patterns, f"the wheel build needs {kept}"
 
@@ -229,6 +253,14 @@ def test_compose_config_mounted_read_only_and_env_file(compose: dict[str, Any]) 
     assert len(files) >= 2, files  # the configuration and the users file
     for path in files:
         assert mounts[path].endswith(":ro"), f"{path} is not mounted read-only"
+
+
+def test_compose_keeps_the_ledger_in_a_named_volume(compose: dict[str, Any]) -> None:
+    service = compose["services"]["spot-sso"]
+    data = _environment(service).get("SPOT_SSO_DATA_DIR", image_data_dir())
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in service["volumes"]}
+    assert data in mounts, f"the ledger's {data} is a volume"
+    assert mounts[data] in compose["volumes"], "a named volume: it outlives the container"
 
 
 def test_compose_secrets_are_files_never_environment(compose: dict[str, Any]) -> None:
@@ -516,7 +548,10 @@ def test_k8s_volumes_config_secrets_and_tmp(manifests: Manifests) -> None:
     assert pod["securityContext"]["fsGroup"] == (uid if gid is None else gid)
 
     assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
-    assert set(mounts) == {"/etc/spot-sso", "/run/secrets/spot-sso", "/tmp"}
+    data = image_data_dir()
+    assert "emptyDir" in volumes[mounts[data]["name"]], "the ledger's SQLite file, per pod"
+    assert "readOnly" not in mounts[data]
+    assert set(mounts) == {"/etc/spot-sso", "/run/secrets/spot-sso", "/tmp", data}
 
 
 def test_k8s_secrets_only_as_files(manifests: Manifests) -> None:
