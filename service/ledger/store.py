@@ -178,10 +178,8 @@ class Ledger:
     async def revision(self) -> str | None:
         """The schema's migration, None when the database was never migrated (a SQLite
         file that does not exist is left so, not created)."""
-        if self.dialect == "sqlite":
-            exists = await asyncio.to_thread(Path(self.url.database or "").is_file)
-            if not exists:
-                return None
+        if self.dialect == "sqlite" and not await self._sqlite_file_exists():
+            return None
 
         async def read() -> str | None:
             async with self.engine.connect() as connection:
@@ -264,9 +262,23 @@ class Ledger:
         return await self._guard(lambda: self._execute(statement))
 
     async def ping(self) -> None:
-        """One round trip, whatever happened before: for readiness."""
+        """One round trip, whatever happened before: for readiness. A SQLite file not
+        there yet is left so (``migrate`` creates it), not created empty."""
         self._broken_until = 0.0
+        if self.dialect == "sqlite" and not await self._sqlite_file_exists():
+            return
         await self._guard(lambda: self._execute(text("SELECT 1")))
+
+    async def _sqlite_file_exists(self) -> bool:
+        return await asyncio.to_thread(Path(self.url.database or "").is_file)
+
+    @staticmethod
+    def known(revision: str) -> bool:
+        """Whether ``revision`` is one of this version's migrations."""
+        try:
+            return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+        except CommandError:  # a revision it cannot place: a newer version's
+            return False
 
     async def aclose(self) -> None:
         await self.engine.dispose()

@@ -167,8 +167,9 @@ class Runtime:
 
     def _ledger_failed(self, operation: str, exc: LedgerError) -> None:
         self.metrics.ledger_errors.labels(operation).inc()
+        then = "tried again in an hour" if operation == "purge" else "sign-in goes on"
         log.warning(
-            "ledger %s failed, sign-in goes on: %s", operation, exc, extra={"operation": operation}
+            "ledger %s failed, %s: %s", operation, then, exc, extra={"operation": operation}
         )
 
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
@@ -210,11 +211,16 @@ class Runtime:
             revision = await self.ledger.revision()
         except LedgerError as exc:
             return f"{self.ledger.dialect}: {exc}"
-        head = self.ledger.head()
+        head, dialect = self.ledger.head(), self.ledger.dialect
+        if revision is not None and not Ledger.known(revision):
+            return (
+                f"{dialect}: the schema is at {revision}, which this version does not know "
+                "(a newer spot-sso migrated it)"
+            )
         if revision != head:
             return (
-                f"{self.ledger.dialect}: the schema is at {revision or 'nothing'}, this "
-                f"version needs {head}: run spot-sso migrate"
+                f"{dialect}: the schema is at {revision or 'nothing'}, this version needs "
+                f"{head}: run spot-sso migrate"
             )
         return None
 
