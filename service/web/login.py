@@ -1,6 +1,7 @@
-"""The start of an OpenID Connect login, shared by ``GET /authorize`` (which sends the
-browser to the provider) and ``GET /oidc/callback`` (which sends it again, interactively,
-when a ``prompt=none`` attempt finds no session at the provider)."""
+"""The browser flow's steps shared by ``GET /authorize`` and ``GET /oidc/callback``: the
+start of an OpenID Connect login (``/authorize`` sends the browser to the provider; the
+callback sends it again, interactively, when a ``prompt=none`` attempt finds no session
+there), and the end of every sign-in: a token, and the browser sent on with it."""
 
 from __future__ import annotations
 
@@ -12,12 +13,39 @@ from authlib.common.security import generate_token
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
+from service.contract.membership import settle
+from service.contract.redirects import with_token
 from service.errors import ServiceError
+from service.identity.base import UserProfile
 from service.runtime.runtime import Runtime
+from service.settings.spots import SpotConfig
+from service.web.deps import Caller
 
 CALLBACK_PATH: Final = "/oidc/callback"
 LOGIN_COOKIE: Final = "spot_sso_login"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9]{32,128}$")
+
+
+async def signed_in(
+    caller: Caller,
+    alias: str,
+    config: SpotConfig,
+    profile: UserProfile,
+    destination: str,
+    referrer: str | None,
+) -> RedirectResponse:
+    """``302`` to ``destination`` with the token of ``profile`` (the Spot's rules applied):
+    the end of both browser flows."""
+    member, made = settle(profile, None, config, alias)
+    issued = await caller.runtime.issue(
+        alias,
+        member,
+        flow="authorize",
+        made=made,
+        audit=caller.access,
+        request_id=caller.request_id,
+    )
+    return RedirectResponse(with_token(destination, issued.token, referrer), status_code=302)
 
 
 def callback_url(runtime: Runtime) -> str:

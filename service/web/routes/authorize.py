@@ -16,13 +16,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from service.contract.membership import settle
 from service.contract.redirects import (
     RedirectRefused,
     check_redirect_url,
     check_referrer,
     spot_id_in,
-    with_token,
 )
 from service.errors import (
     InvalidRedirect,
@@ -37,7 +35,7 @@ from service.identity.forwarding import refused_entry
 from service.runtime.runtime import Runtime
 from service.settings.spots import SpotConfig
 from service.web.deps import Caller, CallerDep
-from service.web.login import begin, counted
+from service.web.login import begin, counted, signed_in
 from service.web.routes import operation_id
 
 router = APIRouter(tags=["browser"], generate_unique_id_function=operation_id)
@@ -114,17 +112,7 @@ async def _authorize(
     profile = await runtime.adapter.resolve_session(session) if session is not None else None
     if profile is None:
         return _login_bounce(request, runtime), "login_bounce"
-    member, made = settle(profile, None, config, alias)
-    issued = await runtime.issue(
-        alias,
-        member,
-        flow="authorize",
-        made=made,
-        audit=caller.access,
-        request_id=caller.request_id,
-    )
-    location = with_token(destination, issued.token, referrer)
-    return RedirectResponse(location, status_code=302), "redirected"
+    return await signed_in(caller, alias, config, profile, destination, referrer), "redirected"
 
 
 def _refuse_repeated_params(request: Request) -> None:

@@ -15,11 +15,16 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from service.contract.membership import settle
-from service.contract.redirects import with_token
 from service.errors import LoginRefused
 from service.web.deps import Caller, CallerDep
-from service.web.login import CALLBACK_PATH, LOGIN_COOKIE, begin, callback_url, counted
+from service.web.login import (
+    CALLBACK_PATH,
+    LOGIN_COOKIE,
+    begin,
+    callback_url,
+    counted,
+    signed_in,
+)
 from service.web.routes import operation_id
 from service.web.routes.authorize import destination_of, referrer_of
 
@@ -114,13 +119,4 @@ async def _callback(
         profile = await runtime.oidc.finish_login(
             code=code, pending=pending, redirect_uri=callback_url(runtime)
         )
-    member, made = settle(profile, None, config, alias)
-    issued = await runtime.issue(
-        alias,
-        member,
-        flow="authorize",
-        made=made,
-        audit=caller.access,
-        request_id=caller.request_id,
-    )
-    return RedirectResponse(with_token(destination, issued.token, referrer), 302), "redirected"
+    return await signed_in(caller, alias, config, profile, destination, referrer), "redirected"
