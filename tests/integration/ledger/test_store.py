@@ -226,30 +226,31 @@ def test_a_database_url_the_ledger_cannot_use_stops_the_start(url: str, said: st
     assert "hunter2" not in problem
 
 
+async def ledger_readiness(database_url: str, **ledger: object) -> str | None:
+    """The ``ledger`` readiness problem of a runtime started on ``database_url``."""
+    from service.runtime.runtime import Runtime
+    from tests.support.settings import make_settings
+
+    settings = make_settings(database_url=database_url, ledger={"enabled": True, **ledger})
+    runtime = Runtime(settings)
+    try:
+        await runtime.start(maintain=False)
+        return (await runtime.readiness(log_changes=False))["ledger"]
+    finally:
+        await runtime.aclose()
+
+
 async def test_a_database_a_newer_version_migrated_fails_open(ledger: Ledger) -> None:
     """A rollback: the schema is at a revision this version does not know. Migrating
     says so (no traceback), and readiness names it; sign-ins are not stopped."""
     from sqlalchemy import text
 
-    from service.runtime.runtime import Runtime
-    from tests.support.settings import make_settings
-
     async with ledger.engine.begin() as connection:
         await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(LedgerError, match=r"migration failed: .*9999"):
         await ledger.migrate()
-    runtime = Runtime(
-        make_settings(
-            database_url=ledger.url.render_as_string(hide_password=False),
-            ledger={"enabled": True},
-        )
-    )
-    try:
-        await runtime.start(maintain=False)
-        problems = await runtime.readiness(log_changes=False)
-    finally:
-        await runtime.aclose()
-    assert problems["ledger"] == (
+    problem = await ledger_readiness(ledger.url.render_as_string(hide_password=False))
+    assert problem == (
         f"{ledger.dialect}: the schema is at 9999, which this version does not know "
         "(a newer spot-sso migrated it)"
     )
@@ -258,20 +259,8 @@ async def test_a_database_a_newer_version_migrated_fails_open(ledger: Ledger) ->
 async def test_without_migrations_at_start_readiness_says_the_schema_is_missing(
     tmp_path: Path,
 ) -> None:
-    from service.runtime.runtime import Runtime
-    from tests.support.settings import make_settings
-
-    settings = make_settings(
-        database_url=sqlite_url(tmp_path),
-        ledger={"enabled": True, "migrate_on_start": False},
-    )
-    runtime = Runtime(settings)
-    try:
-        await runtime.start(maintain=False)
-        problems = await runtime.readiness(log_changes=False)
-    finally:
-        await runtime.aclose()
-    assert problems["ledger"] == (
+    problem = await ledger_readiness(sqlite_url(tmp_path), migrate_on_start=False)
+    assert problem == (
         f"sqlite: the schema is at nothing, this version needs {Ledger.head()}: "
         "run spot-sso migrate"
     )
