@@ -9,13 +9,25 @@ event loop (uvloop), and counts this process's CPU time per request:
 - the hand-written ``POST /tokens`` of ``bench/handwritten.py`` (FastAPI, ``EmailStr``,
   python-jose): what an integrator would write instead;
 - spot-sso as ``make bench`` configures it (static adapter, a ``user`` body, info-level
-  JSON logs as ``configure_logging`` sets them up, to /dev/null; rate limits on, metrics);
-- the same spot-sso with one part taken out: the access line (with the token's audit
-  fields), email-validator, signing (claims JSON and python-jose), the metrics, the rate
-  limits; then all of them.
+  JSON logs as ``configure_logging`` sets them up, to /dev/null; rate limits on, metrics;
+  the member ledger on, in a SQLite file of a temporary folder, migrated first);
+- the same spot-sso with one part of the ledger taken out: its read (the member), its
+  upsert (the sign-in), then both (the ledger off);
+- spot-sso without the ledger, and with one more part taken out: the access line (with
+  the token's audit fields), email-validator, signing (claims JSON and python-jose), the
+  metrics, the rate limits; then all of them, the ledger's included.
 
-A part's cost is the full request's time minus the time without it: what the part costs
-inside a real request. That is more than its micro-benchmark figure (``bench/micro.py``):
+A part's cost is the time of the request it was taken from (the full one for the
+ledger's parts and for all of them, the one without the ledger for the others) minus the
+time without it: what the part costs inside a real request. The others are taken from
+the request without the ledger because the ledger's own time varies between runs by more
+than they cost (hundreds of µs); its cases run a tenth of ``--requests`` (each request
+is ten times as long). The ledger's work runs partly in aiosqlite's threads: this
+process's CPU time counts it, not the time a request waits for those threads
+(bench/run.py's ``ledger-*`` scenarios measure that, under load). The same body every
+time: the same member signing in again, as in ``make bench``.
+
+A part's cost in a request is more than its micro-benchmark figure (``bench/micro.py``):
 between two calls of it a request runs much other code, so less of it stays in the CPU's
 caches. The cases are interleaved and each keeps its best of ``--repeats`` runs (each
 after a warm-up), so a slow moment of the machine does not land on one case only.
@@ -33,6 +45,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -49,11 +62,14 @@ from bench.fixtures import Secrets, spot_sso_config, user_body
 # What ``service.observability.logs.lean_records`` changes in the logging module, restored afterwards.
 _RECORD_FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
 TARGET = 0.80  # of the hand-written app's req/s: every production feature together ≤ 20%
-BARE, HANDWRITTEN, FULL = (
+BARE, HANDWRITTEN, FULL, NO_LEDGER = (
     "bare FastAPI app",
     "hand-written POST /tokens (FastAPI + EmailStr + python-jose)",
-    "spot-sso, everything on",
+    "spot-sso, everything on (the ledger in SQLite)",
+    "spot-sso without the ledger (read and upsert)",
 )
+ALL_OFF = "spot-sso without all of the above"
+LEDGER_SHARE = 10  # the ledger's cases run 1/10 of the requests: each is ~10 times as long
 
 Patch = Callable[[Any], Any]  # given the spot-sso app, returns a context manager
 
@@ -62,7 +78,17 @@ Patch = Callable[[Any], Any]  # given the spot-sso app, returns a context manage
 class BudgetRow:
     case: str
     us_per_request: float
-    part_cost: float | None = None  # full request minus this case; None for the full rows
+    part_cost: float | None = None  # the request it was taken from minus this case's
+    taken_from: str | None = None  # that request's case; None for the whole requests
+
+
+@dataclass
+class _Case:
+    name: str
+    call: Callable[[], Awaitable[int]]
+    patches: list[Patch]
+    taken_from: str | None = None
+    share: int = 1  # runs requests // share
 
 
 @contextmanager
@@ -127,7 +153,27 @@ def _no_limits(app: Any) -> Iterator[None]:
         yield
 
 
-PARTS: list[tuple[str, Patch]] = [
+async def _nobody(*_: Any) -> None:
+    return None
+
+
+@contextmanager
+def _no_ledger_read(app: Any) -> Iterator[None]:
+    with mock.patch.object(app.state.runtime.ledger, "member", _nobody):
+        yield
+
+
+@contextmanager
+def _no_ledger_write(app: Any) -> Iterator[None]:
+    with mock.patch.object(app.state.runtime.ledger, "record", _nobody):
+        yield
+
+
+LEDGER_PARTS: list[tuple[str, Patch]] = [
+    ("the ledger's read (SQLite: the member by Spot and sub)", _no_ledger_read),
+    ("the ledger's upsert (SQLite: the sign-in recorded)", _no_ledger_write),
+]
+PARTS: list[tuple[str, Patch]] = [  # taken out of the request without the ledger
     ("the access line (with the audit fields)", _no_logs),
     ("email-validator", _no_email_check),
     ("signing (claims JSON + python-jose)", _no_signing),
@@ -136,16 +182,20 @@ PARTS: list[tuple[str, Patch]] = [
 ]
 
 
-def _apps(log_stream: Any) -> tuple[list[tuple[str, Any, list[tuple[bytes, bytes]]]], bytes]:
-    """The bare app, the hand-written one and spot-sso (production-like), each with its
-    request headers; and the body."""
+def _apps(
+    log_stream: Any, data_dir: Path
+) -> tuple[list[tuple[str, Any, list[tuple[bytes, bytes]]]], bytes]:
+    """The bare app, the hand-written one and spot-sso (production-like, its ledger in
+    ``data_dir``), each with its request headers; and the body."""
     from bench.baseline import app as bare
     from service.observability.logs import configure_logging
     from service.settings.model import Settings
     from service.web.app import create_app
 
     sec = Secrets()
-    config = spot_sso_config(sec, public_url="http://127.0.0.1:8000", adapter="static")
+    config = spot_sso_config(
+        sec, public_url="http://127.0.0.1:8000", adapter="static", data_dir=data_dir
+    )
     settings = Settings.model_validate(config)
     configure_logging("info", "json", stream=log_stream)  # as the server does, to /dev/null
     os.environ.setdefault("BENCH_SPOT_KEY", sec.spot_key)
@@ -213,13 +263,16 @@ async def _time(call: Callable[[], Awaitable[int]], requests: int) -> float:
     return (time.process_time() - started) / requests * 1e6
 
 
-async def _measure(requests: int, repeats: int, log_stream: Any) -> list[BudgetRow]:
-    apps, body = _apps(log_stream)
-    spot = apps[-1][1]
+async def _measure(requests: int, repeats: int, log_stream: Any, data_dir: Path) -> list[BudgetRow]:
+    apps, body = _apps(log_stream, data_dir)
+    runtime = apps[-1][1].state.runtime
     try:
+        await runtime.start(maintain=False)  # the ledger migrated, as the lifespan does
+        if runtime.ledger is None or not runtime._ledger_ready:
+            raise RuntimeError("the bench's ledger is not ready: see the log")
         return await _compare(apps, body, requests, repeats)
     finally:
-        await spot.state.runtime.aclose()
+        await runtime.aclose()
 
 
 async def _compare(
@@ -230,24 +283,39 @@ async def _compare(
 ) -> list[BudgetRow]:
     spot = apps[-1][1]
     spot_call = _caller(spot, apps[-1][2], body)
-    cases: list[tuple[str, Callable[[], Awaitable[int]], list[Patch]]] = [
-        *((name, _caller(app, headers, body), []) for name, app, headers in apps),
-        *((f"spot-sso without {name}", spot_call, [patch]) for name, patch in PARTS),
-        ("spot-sso without all of the above", spot_call, [patch for _, patch in PARTS]),
+    ledger = [patch for _, patch in LEDGER_PARTS]
+    cases = [
+        *(_Case(name, _caller(app, headers, body), []) for name, app, headers in apps[:-1]),
+        _Case(FULL, spot_call, [], share=LEDGER_SHARE),
+        *(
+            _Case(f"spot-sso without {name}", spot_call, [patch], FULL, LEDGER_SHARE)
+            for name, patch in LEDGER_PARTS
+        ),
+        _Case(NO_LEDGER, spot_call, ledger, FULL),
+        *(
+            _Case(f"spot-sso without the ledger and {name}", spot_call, [*ledger, patch], NO_LEDGER)
+            for name, patch in PARTS
+        ),
+        _Case(ALL_OFF, spot_call, [*ledger, *(patch for _, patch in PARTS)], FULL),
     ]
-    best = {name: float("inf") for name, _, _ in cases}
+    best = {case.name: float("inf") for case in cases}
     for _ in range(repeats):
-        for name, call, patches in cases:
+        for case in cases:
+            n = max(1, requests // case.share)
             with ExitStack() as stack:
-                for patch in patches:
+                for patch in case.patches:
                     stack.enter_context(patch(spot))
                 # Warm up after patching: Python re-specialises code whose classes changed.
-                await _time(call, max(1, requests // 5))
-                best[name] = min(best[name], await _time(call, requests))
-    full = best[FULL]
+                await _time(case.call, max(1, n // 5))
+                best[case.name] = min(best[case.name], await _time(case.call, n))
     return [
-        BudgetRow(name, us, None if i < len(apps) else full - us)
-        for i, (name, us) in enumerate(best.items())
+        BudgetRow(
+            case.name,
+            best[case.name],
+            None if case.taken_from is None else best[case.taken_from] - best[case.name],
+            case.taken_from,
+        )
+        for case in cases
     ]
 
 
@@ -265,8 +333,8 @@ def run_budget(requests: int = 3000, repeats: int = 5) -> list[BudgetRow]:
     flags = {name: getattr(logging, name) for name in _RECORD_FLAGS if hasattr(logging, name)}
     events = structlog.get_config()
     try:
-        with open(os.devnull, "w") as devnull:
-            return uvloop.run(_measure(requests, repeats, devnull))
+        with open(os.devnull, "w") as devnull, tempfile.TemporaryDirectory() as data_dir:
+            return uvloop.run(_measure(requests, repeats, devnull, Path(data_dir)))
     finally:  # the production logging set-up was for the measurement only
         root.handlers[:], root.level = handlers, level
         for name, logger in loggers.items():
@@ -278,12 +346,13 @@ def run_budget(requests: int = 3000, repeats: int = 5) -> list[BudgetRow]:
 
 def budget_table(rows: list[BudgetRow], handwritten_rps: float | None = None) -> str:
     lines = [
-        "| case | CPU µs per request | the part's cost in a request |",
-        "|---|---:|---:|",
+        "| case | CPU µs per request | the part's cost in a request | taken out of |",
+        "|---|---:|---:|---|",
     ]
     for r in rows:
         cost = "" if r.part_cost is None else f"{r.part_cost:.0f} µs"
-        lines.append(f"| {r.case} | {r.us_per_request:.0f} | {cost} |")
+        base = "" if r.taken_from is None else r.taken_from
+        lines.append(f"| {r.case} | {r.us_per_request:.0f} | {cost} | {base} |")
     times = {r.case: r.us_per_request for r in rows}
     if HANDWRITTEN in times and FULL in times:
         theirs, ours = times[HANDWRITTEN], times[FULL]
@@ -293,6 +362,17 @@ def budget_table(rows: list[BudgetRow], handwritten_rps: float | None = None) ->
             f"(ratio {theirs / ours:.2f}). At the {TARGET:.2f} target spot-sso may spend "
             f"{(1 / TARGET - 1) * theirs:.0f} µs more than the hand-written app; it spends "
             f"{ours - theirs:.0f} µs more.",
+        ]
+    costs = {r.case: r.part_cost for r in rows if r.part_cost is not None}
+    read, write = (costs.get(f"spot-sso without {name}") for name, _ in LEDGER_PARTS)
+    ledger = costs.get(NO_LEDGER)
+    if FULL in times and ledger is not None and read is not None and write is not None:
+        lines += [
+            "",
+            f"The member ledger (SQLite) costs {ledger:.0f} µs of spot-sso's {times[FULL]:.0f} "
+            f"µs ({ledger / times[FULL]:.0%}; its read alone {read:.0f} µs, its upsert alone "
+            f"{write:.0f} µs), CPU of the request and of aiosqlite's threads: without it "
+            f"spot-sso takes {times[NO_LEDGER]:.0f} µs.",
         ]
     if handwritten_rps:
         per_request = 1e6 / handwritten_rps

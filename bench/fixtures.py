@@ -47,14 +47,15 @@ def session_id(user_id: str) -> str:
     return f"s.{user_id}.{uuid.uuid5(uuid.NAMESPACE_URL, user_id).hex}"
 
 
-def user_body(i: int = 0) -> bytes:
-    """A ``POST /tokens`` body carrying a whole user profile (no identity lookup)."""
+def user_body(i: int = 0, *, sub: str | None = None) -> bytes:
+    """A ``POST /tokens`` body carrying a whole user profile (no identity lookup); ``sub``
+    replaces the user's own."""
     user = USERS[i % USER_COUNT]
     return json.dumps(
         {
             "spot": SPOT_ALIAS,
             "user": {
-                "sub": user["id"],
+                "sub": sub or user["id"],
                 "firstName": user["first_name"],
                 "lastName": user["last_name"],
                 "email": user["email"],
@@ -88,16 +89,26 @@ def spot_sso_config(
     *,
     public_url: str,
     adapter: str,
+    data_dir: Path,
     host_url: str | None = None,
     user_cache_ttl: float = 30.0,
+    ledger: bool = True,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
-    """A production-like configuration: info logs (JSON), limits on but far above the load."""
+    """A production-like configuration: info logs (JSON), limits on but far above the load,
+    the member ledger on (as by default) in SQLite under ``data_dir``, or in PostgreSQL at
+    ``database_url``; ``ledger=False`` turns it off.
+
+    ``data_dir`` is always set (absolute), so a server never writes its ledger into the
+    folder it runs in (the default ``data`` is relative to it).
+    """
     from service.runtime.clients import key_digest
 
     config: dict[str, Any] = {
         "public_url": public_url,
         "log_level": "info",
         "log_format": "json",
+        "data_dir": str(data_dir.resolve()),
         "limits": {
             "enabled": True,
             "tokens_per_client": "100000000/minute",
@@ -125,6 +136,10 @@ def spot_sso_config(
         }
     else:
         raise ValueError(adapter)
+    if database_url is not None:
+        config["database_url"] = database_url
+    if not ledger:
+        config["ledger"] = {"enabled": False}
     return config
 
 

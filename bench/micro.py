@@ -3,6 +3,11 @@
 Each case runs single-threaded for a fixed time, best of ``repeats``; the rate is
 iterations per second of this process's CPU time (so other load on the machine slows
 the wall clock, not the figure). ``python bench/micro.py`` prints the table alone.
+
+The token path only: the member ledger is off here (a database round trip is no
+micro-benchmark); ``bench/budget.py`` and ``bench/run.py``'s ``ledger-*`` scenarios
+measure it. ``Runtime.issue`` is a coroutine: without the ledger it never waits, and
+runs to its end in one step, with no event loop (``_completed``).
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,6 +30,7 @@ if __package__ in (None, ""):
 from bench.fixtures import SPOT_ALIAS, SPOT_ID, SPOT_RULES, USERS, Secrets, user_body
 
 TARGET_TOKENS_PER_SECOND = 10_000
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,6 +65,16 @@ def _measure(fn: Callable[[], object], seconds: float, repeats: int) -> float:
     return best
 
 
+def _completed(coroutine: Coroutine[Any, Any, T]) -> T:
+    """What ``coroutine`` returns, run in one step: it must not wait for anything."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("the coroutine waited: micro-benchmarks run without I/O")
+
+
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
@@ -87,6 +103,7 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
         {
             "spots": {SPOT_ALIAS: {"id": SPOT_ID, "private_key": sec.spot_key, **SPOT_RULES}},
             "identity": {"adapter": "static", "static": {"users": USERS}},
+            "ledger": {"enabled": False},
         }
     )
     runtime = Runtime(settings)
@@ -119,17 +136,17 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
         return signing_input + b"." + _b64(signature)
 
     def runtime_issue() -> object:
-        return runtime.issue(SPOT_ALIAS, member, flow="tokens", client="bench")
+        return _completed(runtime.issue(SPOT_ALIAS, member, flow="tokens", client="bench"))
 
-    def tokens_body() -> bytes:
+    def tokens_body() -> str:
         request = TokenRequest.model_validate_json(body)
         m, made = settle(None, request.user, spot, SPOT_ALIAS)
-        issued = runtime.issue(SPOT_ALIAS, m, flow="tokens", made=made, client="bench")
+        issued = _completed(runtime.issue(SPOT_ALIAS, m, flow="tokens", made=made, client="bench"))
         return TokenResponse.of(issued).model_dump_json(by_alias=True)
 
     def user_id_profile() -> object:
         m, made = settle(profile, None, spot, SPOT_ALIAS)
-        return runtime.issue(SPOT_ALIAS, m, flow="tokens", made=made, client="bench")
+        return _completed(runtime.issue(SPOT_ALIAS, m, flow="tokens", made=made, client="bench"))
 
     from email_validator import validate_email
 
@@ -146,7 +163,7 @@ def cases() -> list[tuple[str, str, Callable[[], object], str]]:
         ("hand-rolled HS256", "base64url + hmac.new(sha256), same payload", hand_rolled, ""),
         (
             "Runtime.issue",
-            "claims + sign + metrics + its own audit line (as `mint`; JSON, redacted, to /dev/null)",
+            "claims + sign + metrics + its own audit line (as `mint`; JSON, redacted, to /dev/null); ledger off",
             runtime_issue,
             "",
         ),

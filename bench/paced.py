@@ -12,9 +12,12 @@ request it delays (no coordinated omission). Bounded: ``rate * seconds`` request
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.wrk_driver import Request
@@ -50,6 +53,21 @@ def raw_requests(req: Request, port: int) -> list[bytes]:
     return out
 
 
+def payloads_of(req: Request, port: int) -> Callable[[int], bytes]:
+    """Request ``i``'s bytes: the bodies in turn, or for a ``fresh`` request its body
+    with a value of its own (this run's, then ``i``)."""
+    if req.fresh is None:
+        payloads = raw_requests(req, port)
+        return lambda i: payloads[i % len(payloads)]
+    run = secrets.token_hex(4)
+
+    def fresh(i: int) -> bytes:
+        one = dataclasses.replace(req, bodies=(req.body_with(f"{run}.{i}"),), fresh=None)
+        return raw_requests(one, port)[0]
+
+    return fresh
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -60,7 +78,7 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 async def _paced(
     req: Request, port: int, rate: float, seconds: float, connections: int
 ) -> PacedResult:
-    payloads = raw_requests(req, port)
+    payload = payloads_of(req, port)
     total = max(1, int(rate * seconds))
     queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     latencies: list[float] = []
@@ -85,7 +103,7 @@ async def _paced(
                 if writer is None or reader is None:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 async with asyncio.timeout(REQUEST_TIMEOUT):
-                    writer.write(payloads[index % len(payloads)])
+                    writer.write(payload(index))
                     head = await reader.readuntil(b"\r\n\r\n")
                     length = _CONTENT_LENGTH.search(head)
                     if length is None:

@@ -11,11 +11,16 @@ at half the measured rate, and writes one report (bench/results.md).
     .venv/bin/python bench/run.py [--duration 10] [--workers 1,2] [--quick] [--output F]
 
 ``--quick`` is the smoke mode (a few seconds): every server started at once, each
-server's scenarios then probed and driven by wrk for 1 s, the servers side by side (no
-warm-up, no half-rate run, no baseline re-measurement), 1 worker, no leak run, a very
-short micro-benchmark, and the Express peer only if its packages are already installed
-(``npm install`` would take longer than the whole smoke run); the report goes to a
-temporary file unless ``--output`` is given.
+server's scenarios then probed and driven by wrk for 1 s over 8 connections, the servers
+side by side (no warm-up, no half-rate run, no baseline re-measurement), 1 worker, no
+leak run, a very short micro-benchmark, and the Express peer only if its packages are
+already installed (``npm install`` would take longer than the whole smoke run); the
+report goes to a temporary file unless ``--output`` is given.
+
+The ``ledger-*`` scenarios need PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth)
+for their PostgreSQL server: each such server gets a database of the run's own
+(``bench_<pid>_<n>``), dropped when it stops and again at the end; without PostgreSQL
+those scenarios are skipped and the report says why.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from bench.fixtures import (
     user_id_body,
     write_toml,
 )
+from bench.ledger import BenchLedger, Kind, Postgres
 from bench.micro import MicroRow, micro_table, run_micro
 from bench.paced import PacedResult, run_paced
 from bench.wrk_driver import (
@@ -73,6 +79,8 @@ from bench.wrk_driver import (
 ROOT = servers.ROOT
 DEFAULT_OUTPUT = ROOT / "bench" / "results.md"
 P99_TARGET_MS = 10.0
+LEDGER_TARGET = 0.85  # of the same server's req/s without the ledger: it costs at most 15%
+FRESH_SUB = "@fresh@"  # replaced in each request of a new-member scenario (JSON-safe)
 RSS_TARGET_MB = 100.0
 LEAK_TOLERANCE_BYTES = 1 << 20  # "no growth": under 1 MiB between the 2nd and 4th chunk
 MB = 1_000_000
@@ -109,6 +117,7 @@ class ServerSpec:
     needs_host: bool = False
     reference: bool = False  # kept up, idle, to be measured again before each scenario
     node: bool = False  # a Node script, one process whatever the worker count
+    ledger: Kind = "sqlite"  # spot-sso's member ledger (on by default, as in production)
 
 
 SERVER_SPECS = {
@@ -155,6 +164,33 @@ SERVER_SPECS = {
             user_cache_ttl=0.0,
             needs_host=True,
         ),
+        # The member ledger's cost: three servers identical but for the ledger. The one
+        # without it stays up, idle, to be measured again just before each of the others.
+        ServerSpec(
+            "ledger-off",
+            "spot-sso, static adapter, ledger off (`ledger.enabled = false`)",
+            "service.web.app:app_from_environment",
+            factory=True,
+            adapter="static",
+            reference=True,
+            ledger="off",
+        ),
+        ServerSpec(
+            "ledger-sqlite",
+            "spot-sso, static adapter, ledger in SQLite (a file in the run's folder)",
+            "service.web.app:app_from_environment",
+            factory=True,
+            adapter="static",
+            ledger="sqlite",
+        ),
+        ServerSpec(
+            "ledger-postgres",
+            "spot-sso, static adapter, ledger in PostgreSQL (a database of the run's own)",
+            "service.web.app:app_from_environment",
+            factory=True,
+            adapter="static",
+            ledger="postgres",
+        ),
     )
 }
 
@@ -164,8 +200,21 @@ class Peer:
     """What an integrator would write instead: a scenario's req/s over this one's."""
 
     key: str  # the peer's scenario
-    target: float
+    target: float | None  # the least ratio; None: reported, no target
     multiple: bool = False  # shown as "1.50x" (spot-sso that many times faster)
+    cost: bool = False  # shown as what this scenario costs over the peer: 1 - ratio
+
+    def describe_target(self) -> str:
+        if self.target is None:
+            return "none (reported)"
+        if self.cost:
+            return f"cost ≤ {(1 - self.target) * 100:.0f}%"
+        return f"≥ {self.target:.2f}" + ("x" if self.multiple else "")
+
+    def show(self, ratio: float) -> str:
+        if self.cost:
+            return f"{ratio:.2f} (cost {(1 - ratio) * 100:.0f}%)"
+        return f"{ratio:.2f}" + ("x" if self.multiple else "")
 
 
 @dataclass(frozen=True)
@@ -181,6 +230,11 @@ class Scenario:
     @property
     def is_baseline(self) -> bool:
         return self.baseline is None
+
+    @property
+    def costs(self) -> bool:
+        """Compared with its peers for what it costs over them (the ledger's scenarios)."""
+        return any(p.cost for p in self.peers)
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -200,6 +254,11 @@ def scenarios(sec: Secrets) -> list[Scenario]:
     cookie = {"Cookie": f"{SESSION_COOKIE}={session_id(USERS[1]['id'])}"}
     to_spot = REDIRECT_URL.split("/sso")[0]
     post_user = Request("POST", "/tokens", auth, (user_body(0),))
+    # A new member each request: the sub "new-<run>.<thread>.<n>" is never seen twice.
+    post_new_user = Request(
+        "POST", "/tokens", auth, (user_body(0, sub="new-" + FRESH_SUB),), fresh=FRESH_SUB
+    )
+    off = "ledger-off"
     get_authorize = Request(
         "GET", authorize_path, cookie, expect_status=302, expect_location=to_spot
     )
@@ -269,6 +328,45 @@ def scenarios(sec: Secrets) -> list[Scenario]:
             "http-cold",
             Request("POST", "/tokens", auth, by_id),
             "baseline-post",
+        ),
+        Scenario(
+            "ledger-off",
+            "POST /tokens, user body (as `tokens-user`), ledger off",
+            "ledger-off",
+            post_user,
+            "baseline-post",
+        ),
+        Scenario(
+            "ledger-sqlite",
+            "POST /tokens, user body, ledger in SQLite: the same member again (read, upsert that updates)",
+            "ledger-sqlite",
+            post_user,
+            "baseline-post",
+            peers=(Peer(off, LEDGER_TARGET, cost=True),),
+        ),
+        Scenario(
+            "ledger-sqlite-new",
+            "POST /tokens, user body, ledger in SQLite: a new member each time (read, upsert that inserts)",
+            "ledger-sqlite",
+            post_new_user,
+            "baseline-post",
+            peers=(Peer(off, None, cost=True),),
+        ),
+        Scenario(
+            "ledger-postgres",
+            "POST /tokens, user body, ledger in PostgreSQL: the same member again",
+            "ledger-postgres",
+            post_user,
+            "baseline-post",
+            peers=(Peer(off, None, cost=True),),
+        ),
+        Scenario(
+            "ledger-postgres-new",
+            "POST /tokens, user body, ledger in PostgreSQL: a new member each time",
+            "ledger-postgres",
+            post_new_user,
+            "baseline-post",
+            peers=(Peer(off, None, cost=True),),
         ),
     ]
 
@@ -354,6 +452,14 @@ class Outcome:
     ratio: float | None = None
     paced_p99s: list[float] = field(default_factory=list)  # every half-rate run's, in order
     again: dict[str, float] = field(default_factory=dict)  # references' req/s, just before
+    answered: int = 0  # tokens answered over the scenario: probe, warm-up, wrk, paced runs
+    recorded: int | None = None  # sign-ins the server's ledger recorded meanwhile; None: off
+
+    @property
+    def unrecorded(self) -> bool:
+        """Tokens answered that the ledger did not record: it failed (spot-sso fails open,
+        and a failing ledger makes the server faster: the figures are not the ledger's)."""
+        return self.recorded is not None and self.recorded < self.answered
 
     @property
     def rps(self) -> float:
@@ -390,6 +496,8 @@ class Run:
     code: str = ""  # which code that is
     node: node_peer.NodePeer | None = None  # the Express peer's Node, when it runs
     skipped: dict[str, str] = field(default_factory=dict)  # scenario key: why it did not run
+    postgres: Postgres | None = None  # the run's own databases, when a scenario needs one
+    ledgers: dict[str, BenchLedger] = field(default_factory=dict)  # by server name
     started: str = ""
     load_start: str = ""
     load_end: str = ""
@@ -433,7 +541,7 @@ def log(message: str) -> None:
 
 def probe(url: str, req: Request) -> None:
     """One request, checked: the scenario must measure the answer it claims to."""
-    body = req.bodies[0] or None
+    body = req.body_with(f"probe-{os.getpid()}-{time.monotonic_ns()}") or None
     with httpx.Client(timeout=10, follow_redirects=False) as client:
         reply = client.request(req.method, url + req.path, headers=req.headers, content=body)
     location = reply.headers.get("location", "")
@@ -458,13 +566,18 @@ def running(
     logfile = run.workdir / f"{tag}.log"
     # The reference apps' key and API key: the run's, as spot-sso's configuration has them.
     env = {"BENCH_SPOT_KEY": run.sec.spot_key, "BENCH_API_KEY": run.sec.api_key}
+    ledger = None
     if spec.adapter is not None:
+        ledger = open_ledger(run, spec, tag)
         config = spot_sso_config(
             run.sec,
             public_url="http://127.0.0.1:8000",
             adapter=spec.adapter,
+            data_dir=ledger.data_dir,
             host_url=host_url,
             user_cache_ttl=spec.user_cache_ttl,
+            ledger=ledger.kind != "off",
+            database_url=ledger.url,
         )
         path = run.workdir / f"{tag}.toml"
         write_toml(config, path)
@@ -477,24 +590,53 @@ def running(
         )
     else:
         log(f"starting {spec.title}, {workers} worker(s)")
-        server = servers.start_server(
-            tag,
-            spec.app,
-            workers=workers,
-            log=logfile,
-            factory=spec.factory,
-            env=env,
-            ready_path="/healthz",
-            app_dir=run.src,
-        )
+        try:
+            server = servers.start_server(
+                tag,
+                spec.app,
+                workers=workers,
+                log=logfile,
+                factory=spec.factory,
+                env=env,
+                ready_path="/healthz",
+                app_dir=run.src,
+                # spot-sso in the run's folder: nothing it writes lands in the repository.
+                cwd=run.workdir if spec.adapter is not None else servers.ROOT,
+            )
+        except BaseException:
+            close_ledger(run, ledger)
+            raise
+    if ledger is not None:
+        run.ledgers[tag] = ledger
     try:
         yield server
     finally:
         server.stop()
+        close_ledger(run, ledger)
         if spec.adapter is not None:
             run.logs.append(f"{tag}: {summarise_log(logfile)}")
         if not run.args.keep_logs:
             logfile.unlink(missing_ok=True)
+
+
+def open_ledger(run: Run, spec: ServerSpec, tag: str) -> BenchLedger:
+    """The ledger of a spot-sso server about to start: a folder of its own in the run's
+    (``data_dir``, where SQLite's file goes), and for PostgreSQL a new database."""
+    data_dir = run.workdir / f"{tag}-data"
+    if spec.ledger != "postgres":
+        return BenchLedger(spec.ledger, data_dir)
+    assert run.postgres is not None, "PostgreSQL's scenarios run only once it answered"
+    return BenchLedger("postgres", data_dir, run.postgres.create())
+
+
+def close_ledger(run: Run, ledger: BenchLedger | None) -> None:
+    """Drop a stopped server's PostgreSQL database (what fails is dropped at the end)."""
+    if ledger is None or ledger.url is None or run.postgres is None:
+        return
+    try:
+        run.postgres.drop(ledger.url)
+    except Exception as exc:
+        log(f"  dropping {ledger.url.rsplit('/', 1)[1]} failed ({exc!r}); tried again at the end")
 
 
 def summarise_log(path: Path) -> str:
@@ -531,8 +673,12 @@ def measure(
     half-rate runs. With ``references`` (the baseline's server and scenario, then the
     peers', each server idle meanwhile), each is measured again just before, so a ratio
     compares two figures taken a few seconds apart. ``workdir`` (default the run's) holds
-    wrk's scripts: one of its own for each scenario measured at the same time as others."""
+    wrk's scripts: one of its own for each scenario measured at the same time as others.
+    With a ledger, the sign-ins it recorded meanwhile are counted against the tokens
+    answered."""
     args = run.args
+    ledger = run.ledgers.get(server.name)
+    sign_ins = ledger.sign_ins() if ledger is not None else None
     probe(server.url, scenario.request)
     common = {
         "connections": args.connections,
@@ -546,8 +692,10 @@ def measure(
         result = run_wrk(run.wrk, ref_server.url, ref_scenario.request, seconds=seconds, **common)
         again[ref_scenario.key] = result.rps
     log(f"  {scenario.key}: warm-up {args.warmup}s, wrk {args.duration}s")
+    answered = 1  # the probe
     if args.warmup:  # none in --quick
-        run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
+        warm = run_wrk(run.wrk, server.url, scenario.request, seconds=args.warmup, **common)
+        answered += warm.ok
     worker_pids = server.worker_pids()
     host_pids = [host.process.pid] if host else []
     watched = [server.process.pid, *[p for p in worker_pids if p != server.process.pid], *host_pids]
@@ -577,6 +725,11 @@ def measure(
         paced_p99s = [r.p99_ms for r in runs]
         # The run with the median p99: one stall of the shared machine does not decide it.
         paced = sorted(runs, key=lambda r: r.p99_ms)[len(runs) // 2]
+        answered += sum(r.ok for r in runs)
+    answered += result.ok
+    recorded = None
+    if ledger is not None and sign_ins is not None:
+        recorded = (ledger.sign_ins() or 0) - sign_ins
     return Outcome(
         scenario=scenario,
         workers=workers,
@@ -588,6 +741,8 @@ def measure(
         peak_rss=max((hwm for _, hwm in memory), default=0),
         rss=[rss for rss, _ in memory],
         cpu=cpu,
+        answered=answered,
+        recorded=recorded,
     )
 
 
@@ -767,6 +922,10 @@ def verdict(o: Outcome) -> tuple[str, str]:
     failures = o.wrk.failures + (o.paced.sent - o.paced.ok if o.paced else 0)
     if failures:
         misses.append(f"{failures} failed requests")
+    if o.recorded is not None:
+        targets.append("the ledger records every token")
+        if o.unrecorded:
+            misses.append(f"ledger recorded {o.recorded:,} of {o.answered:,} tokens")
     return "; ".join(targets), "yes" if not misses else "**NO** (" + ", ".join(misses) + ")"
 
 
@@ -860,21 +1019,25 @@ REFERENCE_NAMES = {
     "baseline": "bare FastAPI app",
     "handwritten": "hand-written FastAPI app",
     "express": "Express app",
+    "ledger-off": "spot-sso without the ledger",
 }
 
 
-def peers_table(run: Run) -> str:
+def peers_table(run: Run, *, costs: bool = False) -> str:
     """Each scenario with peers over its baseline, then over each peer: the one measured
-    just before it if it was (not in --quick), else the pass's."""
+    just before it if it was (not in --quick), else the pass's. With ``costs``, the
+    scenarios compared for what they cost over their peers (the ledger's), without their
+    baseline (the main table has that ratio); otherwise the others."""
     lines = [
         "| scenario | workers | req/s | compared with | its req/s | measured | ratio | target | met? |",
         "|---|---:|---:|---|---:|---|---:|---|---|",
     ]
     for o in run.outcomes:
         s = o.scenario
-        if not s.peers or s.baseline is None:
+        if not s.peers or s.baseline is None or s.costs != costs:
             continue
-        for key, peer in [(s.baseline, None), *((p.key, p) for p in s.peers)]:
+        compared = [(p.key, p) for p in s.peers]
+        for key, peer in compared if costs else [(s.baseline, None), *compared]:
             in_pass = next(
                 (x for x in run.outcomes if x.workers == o.workers and x.scenario.key == key), None
             )
@@ -883,9 +1046,7 @@ def peers_table(run: Run) -> str:
                 name = f"{REFERENCE_NAMES[in_pass.scenario.server]} ({name})"
                 if in_pass.processes != o.processes:
                     name += f", {in_pass.processes} process against {o.processes} workers"
-            target = (
-                "none" if peer is None else f"≥ {peer.target:.2f}" + ("x" if peer.multiple else "")
-            )
+            target = "none" if peer is None else peer.describe_target()
             if key in o.again:
                 rps, when = o.again[key], "just before"
             elif in_pass is not None:
@@ -898,8 +1059,12 @@ def peers_table(run: Run) -> str:
                 )
                 continue
             ratio = o.rps / rps if rps else float("nan")
-            shown = f"{ratio:.2f}" + ("x" if peer and peer.multiple else "")
-            met = "" if peer is None else ("yes" if round(ratio, 2) >= peer.target else "**NO**")
+            shown = f"{ratio:.2f}" if peer is None else peer.show(ratio)
+            met = ""
+            if peer is not None and peer.target is not None:  # judged as shown
+                met = "yes" if round(ratio, 2) >= peer.target else "**NO**"
+                if o.unrecorded:
+                    met = "**NO** (the ledger failed: see Results)"
             lines.append(
                 f"| `{s.key}` | {o.workers} | {o.rps:,.0f} | {name} | {rps:,.0f} | {when} "
                 f"| {shown} | {target} | {met} |"
@@ -909,8 +1074,8 @@ def peers_table(run: Run) -> str:
 
 def conditions_table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | workers | responses (wrk) | not counted as success | measured again just before (req/s) | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU |",
-        "|---|---:|---:|---|---:|---|---:|---:|---:|---|",
+        "| scenario | workers | responses (wrk) | not counted as success | measured again just before (req/s) | server CPU (cores, per worker) | host app CPU | wrk CPU | other load on the machine | half-rate run: rate asked / sent, p50, p99.9, generator CPU | ledger: sign-ins recorded / tokens answered |",
+        "|---|---:|---:|---|---:|---|---:|---:|---:|---|---:|",
     ]
     for o in outcomes:
         bad = o.wrk.responses - o.wrk.ok
@@ -931,9 +1096,10 @@ def conditions_table(outcomes: list[Outcome]) -> str:
         split = " + ".join(f"{c:.2f}" for c in o.cpu.servers)
         host = f"{o.cpu.host:.2f}" if o.scenario.server.startswith("http") else "—"
         reference = "; ".join(f"`{k}` {v:,.0f}" for k, v in o.again.items()) or "—"
+        ledger = "—" if o.recorded is None else f"{o.recorded:,} / {o.answered:,}"
         lines.append(
             f"| `{o.scenario.key}` | {o.processes} | {o.wrk.responses:,} | {failed} | {reference} | {split} | {host} | "
-            f"{o.cpu.wrk:.2f} | {o.cpu.other:.2f} | {paced} |"
+            f"{o.cpu.wrk:.2f} | {o.cpu.other:.2f} | {paced} | {ledger} |"
         )
     return "\n".join(lines)
 
@@ -1038,10 +1204,14 @@ def report(run: Run, command: str) -> str:
         "jsonwebtoken's README has it: it then tries the key as a PEM private key on every "
         "sign, bench/README.md). Both check the API key against a constant and have no logs, "
         "metrics or rate limits.",
-        '- spot-sso runs as in production: `log_level = "info"`, JSON logs (an access line and an '
-        "audit line per token) written to a file, rate limits on but at `100000000/minute` (tokens, "
-        "authorize, failed auth) so they never bound the figures, one Spot with group-sync and "
-        "property rules, one API client.",
+        '- spot-sso runs as in production: `log_level = "info"`, JSON logs (one access line per '
+        "request, with the token's audit fields) written to a file, rate limits on but at "
+        "`100000000/minute` (tokens, authorize, failed auth) so they never bound the figures, one "
+        "Spot with group-sync and property rules, one API client, and the member ledger on (its "
+        "default): SQLite, a file of each server's own in the run's temporary folder (`data_dir`; "
+        "the servers run in that folder), so every token is a read and an upsert. Each spot-sso "
+        "row's ledger recorded every token it answered (Run conditions), or the row says it did "
+        "not: spot-sso fails open, and a failing ledger would make it faster.",
         f"- Load: wrk, {args.threads} threads, {args.connections} connections, keep-alive, "
         f"{args.warmup} s warm-up then {args.duration} s measured per scenario, on 127.0.0.1. "
         "req/s counts only successful answers (200 with a token; for `/authorize` a 302 whose "
@@ -1072,7 +1242,7 @@ def report(run: Run, command: str) -> str:
         *[f"- `{key}` skipped: {why}." for key, why in run.skipped.items()],
         *([""] if run.skipped else []),
     ]
-    if any(o.scenario.peers for o in run.outcomes):
+    if any(o.scenario.peers and not o.scenario.costs for o in run.outcomes):
         out += [
             "## Against what an integrator would write, and against the user body",
             "",
@@ -1089,6 +1259,25 @@ def report(run: Run, command: str) -> str:
             "Spot's rules costs at most 15%).",
             "",
             peers_table(run),
+            "",
+        ]
+    if any(o.scenario.costs for o in run.outcomes):
+        out += [
+            "## The member ledger's cost",
+            "",
+            "The `tokens-user` request to three spot-sso servers identical but for the ledger: "
+            "off (`ledger.enabled = false`), SQLite (a file in the run's folder, as `tokens-user`'s "
+            "server has), PostgreSQL (a database of the run's own on 127.0.0.1:5432, created "
+            "before the server and dropped after). `ledger-sqlite` and `ledger-postgres` send the "
+            "same body every time (the same member signing in again: a read, then an upsert that "
+            "updates the row); the `-new` ones send a new `sub` each time (a read that finds "
+            "nothing, then an insert). The cost is 1 - req/s(ledger) / req/s(`ledger-off`), "
+            "`ledger-off` measured "
+            + ("in the same quick pass (not meaningful)." if args.quick else "again just before.")
+            + " Target: ≤ 15% with SQLite for the same member again; PostgreSQL and new members "
+            "are reported without a target. Throughput and latency of each are in Results above.",
+            "",
+            peers_table(run, costs=True),
             "",
         ]
     if any(o.scenario.key in HOST_SCENARIOS for o in run.outcomes):
@@ -1128,9 +1317,11 @@ def report(run: Run, command: str) -> str:
         )
         out += [
             "`bench/budget.py`: the `tokens-user` request sent straight to the ASGI apps (no "
-            "server, no socket), CPU time per request, best of "
-            f"{1 if args.quick else 5} interleaved runs; spot-sso configured as above, then with "
-            "one part taken out. A part's cost is the full request minus the request without it.",
+            "server, no socket), CPU time per request (the process's: aiosqlite's threads "
+            f"included), best of {1 if args.quick else 5} interleaved runs; spot-sso configured "
+            "as above (the ledger in SQLite), then with one part taken out: the ledger's read, "
+            "its upsert, both; then, from spot-sso without the ledger, each other part. A part's "
+            "cost is the request it was taken out of minus the request without it.",
             "",
             budget_table(run.budget, handwritten),
             "",
@@ -1193,7 +1384,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="half-rate runs per scenario; the median p99 is reported (default 3; quick 1)",
     )
     parser.add_argument("--workers", help="worker counts, comma-separated (default 1,2; quick 1)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--connections", type=int, help="wrk connections (default 32; quick 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
         "--leak-requests",
@@ -1227,6 +1418,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "workers": "1" if quick else "1,2",
         "leak_requests": 0 if quick else 100_000,
         "micro_seconds": 0.02 if quick else 1.0,
+        # Every server shares the machine in --quick: with 32 connections each, the slowest
+        # scenarios would answer nothing within their 1 s.
+        "connections": 8 if quick else 32,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -1262,6 +1456,25 @@ def prepare_node(run: Run, chosen: list[Scenario]) -> list[Scenario]:
     return [s for s in chosen if s not in on_node]
 
 
+def prepare_postgres(run: Run, chosen: list[Scenario]) -> list[Scenario]:
+    """The scenarios that can run: PostgreSQL's only when the machine's server answers
+    (each of its servers then gets a database of the run's own); otherwise the report
+    says why not."""
+    on_postgres = [s for s in chosen if SERVER_SPECS[s.server].ledger == "postgres"]
+    if not on_postgres:
+        return chosen
+    postgres = Postgres()
+    why = postgres.unavailable()
+    if why is None:
+        run.postgres = postgres
+        log(f"PostgreSQL answers: databases {postgres.prefix}_<n>, dropped at the end")
+        return chosen
+    for scenario in on_postgres:
+        run.skipped[scenario.key] = why
+    log(f"  skipping {', '.join(s.key for s in on_postgres)}: {why}")
+    return [s for s in chosen if s not in on_postgres]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.output:
@@ -1288,6 +1501,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["bench/run.py", *(sys.argv[1:] if argv is None else argv)])
     try:
         chosen = prepare_node(run, chosen)  # may run npm install: inside the cleanup
+        chosen = prepare_postgres(run, chosen)
         run.src, run.code = snapshot(workdir)
         sys.path.insert(0, str(run.src))
         run.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -1305,6 +1519,9 @@ def main(argv: list[str] | None = None) -> int:
             leak_check(run, chosen)
     finally:
         servers.stop_all()
+        if run.postgres is not None:
+            for problem in run.postgres.drop_all():
+                log(f"warning: a database of the run's is left: {problem}")
         if not args.keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
@@ -1314,9 +1531,12 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(main_table(run.outcomes))
-    if any(o.scenario.peers for o in run.outcomes):
+    if any(o.scenario.peers and not o.scenario.costs for o in run.outcomes):
         print()
         print(peers_table(run))
+    if any(o.scenario.costs for o in run.outcomes):
+        print()
+        print(peers_table(run, costs=True))
     if any(o.scenario.key in HOST_SCENARIOS for o in run.outcomes):
         print()
         print(host_call_table(run.outcomes))

@@ -196,11 +196,13 @@ def start_server(
     env: dict[str, str] | None = None,
     ready_path: str = "/healthz",
     app_dir: Path = ROOT,
+    cwd: Path = ROOT,
 ) -> Server:
-    """Start ``app`` under uvicorn and wait until it answers and all workers are up."""
+    """Start ``app`` under uvicorn (in ``cwd``) and wait until it answers and all workers
+    are up."""
     port = free_port()
     command = uvicorn_command(app, port, workers, factory=factory, app_dir=app_dir)
-    return _start(name, command, port, workers, log, clean_env(env), ready_path)
+    return _start(name, command, port, workers, log, clean_env(env), ready_path, cwd)
 
 
 def start_node(
@@ -216,7 +218,7 @@ def start_node(
     ``PORT``) with ``NODE_ENV=production``, and wait until it answers."""
     port = free_port()
     extra = {**(env or {}), "PORT": str(port), "NODE_ENV": "production"}
-    return _start(name, [node, str(script)], port, 1, log, clean_env(extra), ready_path)
+    return _start(name, [node, str(script)], port, 1, log, clean_env(extra), ready_path, ROOT)
 
 
 def _start(
@@ -227,10 +229,11 @@ def _start(
     log: Path,
     env: dict[str, str],
     ready_path: str,
+    cwd: Path,
 ) -> Server:
     """Start ``command`` (which listens on ``port``) and wait until it answers
     ``ready_path`` with a 200 and has ``workers`` worker processes."""
-    process = spawn(command, log=log, env=env)
+    process = spawn(command, log=log, env=env, cwd=cwd)
     server = Server(name, f"http://{HOST}:{port}", port, workers, process, log)
     deadline = time.monotonic() + STARTUP_SECONDS
     try:

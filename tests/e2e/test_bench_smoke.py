@@ -3,7 +3,9 @@
 The bench drives real uvicorn processes with wrk (Debian package ``wrk``); the test
 installs it when it can (root with apt-get, as in CI) and is skipped when it cannot.
 The Express peer runs only when bench/express/node_modules is already installed (quick
-mode does not run ``npm install``); otherwise the report must say why its row is missing.
+mode does not run ``npm install``), and the ledger's PostgreSQL server only when
+PostgreSQL answers on 127.0.0.1:5432; otherwise the report must say why their rows are
+missing.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from tests.support.paths import ROOT
 SCENARIOS = [s.key for s in scenarios(Secrets())]
 ROW = re.compile(r"^\| `(?P<key>[a-z-]+)` [^|]*\| (?P<workers>\d+) \| (?P<rps>[\d,.]+) \|", re.M)
 SKIPPED = re.compile(r"^- `(?P<key>[a-z-]+)` skipped: (?P<why>.+)$", re.M)
+MAY_BE_SKIPPED = {"express-post", "ledger-postgres", "ledger-postgres-new"}
 # A scenario over what it is compared with: tokens-user over each reference app (the
-# bare one, the hand-written one, Express), the userId scenarios over tokens-user.
+# bare one, the hand-written one, Express), the userId scenarios over tokens-user, the
+# ledger's scenarios over the same server without the ledger.
 PEER_ROW = re.compile(
     r"^\| `(?P<scenario>[a-z-]+)` \| 1 \| [\d,]+ \| [^|`]*\(?`(?P<key>[a-z-]+)`\)?[^|]* "
     r"\| (?P<rps>[\d,]+) \|",
@@ -52,8 +56,8 @@ def test_quick_bench_reports_every_scenario(tmp_path: Path) -> None:
     assert "| scenario | workers | req/s | ratio to baseline |" in report
     rows = {m["key"]: float(m["rps"].replace(",", "")) for m in ROW.finditer(report)}
     skipped = {m["key"]: m["why"] for m in SKIPPED.finditer(report)}
-    # Only the Node peer may be missing, and only with its reason in the report.
-    assert set(skipped) <= {"express-post"}, skipped
+    # Only the Node peer and PostgreSQL's may be missing, with their reason in the report.
+    assert set(skipped) <= MAY_BE_SKIPPED, skipped
     assert sorted(rows) == sorted(set(SCENARIOS) - set(skipped)), report
     assert all(rps > 0 for rps in rows.values()), rows
     assert "## Against what an integrator would write, and against the user body" in report
@@ -63,7 +67,13 @@ def test_quick_bench_reports_every_scenario(tmp_path: Path) -> None:
     } - {("tokens-user", key) for key in skipped}
     for scenario in ("tokens-userid-static", "tokens-userid-warm"):
         expected |= {(scenario, "baseline-post"), (scenario, "tokens-user")}
+    expected |= {
+        (key, "ledger-off")
+        for key in ("ledger-sqlite", "ledger-sqlite-new", "ledger-postgres", "ledger-postgres-new")
+        if key not in skipped
+    }
     assert peers == expected, report
+    assert "## The member ledger's cost" in report
     assert "## Host calls: CPU per request" in report
     assert re.search(
         r"^\| `tokens-userid-cold` \| 1 \| [\d,]+ \| [\d,]+ µs \| -?[\d,]+ µs \|", report, re.M
