@@ -123,7 +123,7 @@ async def _admin(statement: str) -> None:
 
 
 async def _postgres_sign_ins(url: str) -> int:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     connection = await asyncpg.connect(url, timeout=CONNECT_SECONDS)
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import servers
+from bench.ledger import Postgres
 from bench.run import SERVER_SPECS, Run, probe, running, scenarios
 from bench.wrk_driver import INSTALL_HELP, ensure_wrk, run_wrk
 
@@ -107,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(args=argparse.Namespace(keep_logs=False), wrk=wrk, workdir=workdir)
     scenario = next(s for s in scenarios(run.sec) if s.key == args.scenario)
     spec = SERVER_SPECS[scenario.server]
+    if spec.ledger == "postgres" and spec.adapter is not None:
+        run.postgres = Postgres()
+        if (why := run.postgres.unavailable()) is not None:
+            print(why, file=sys.stderr)
+            return 2
     host = None
     raw_path = out / f"{args.scenario}.raw.txt"
     try:
@@ -156,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         if host is not None:
             host.stop()
         servers.stop_all()
+        if run.postgres is not None:
+            run.postgres.drop_all()
         shutil.rmtree(workdir, ignore_errors=True)
     raw = raw_path.read_text(encoding="utf-8", errors="replace")
     samples, rows = top_functions(raw, args.top)
