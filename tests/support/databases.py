@@ -72,3 +72,20 @@ def postgres_database() -> Iterator[str]:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'ledger.sqlite3'}"
+
+
+async def emptied_ledger(url: str) -> None:
+    """The ledger at ``url`` migrated and without members (a session's PostgreSQL
+    database is shared by its tests)."""
+    from sqlalchemy import delete
+
+    from service.ledger.store import Ledger
+    from service.ledger.tables import members
+
+    store = Ledger(url, timeout=5.0)
+    try:
+        await store.migrate()
+        async with store.engine.begin() as connection:
+            await connection.execute(delete(members))
+    finally:
+        await store.aclose()

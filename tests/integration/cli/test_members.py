@@ -14,13 +14,16 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete
 
 from service.ledger.store import MIGRATIONS, Ledger, SignIn
-from service.ledger.tables import members
 from tests.support.cli import run
 from tests.support.config import write_config
-from tests.support.databases import new_postgres_database, postgres_database, sqlite_url
+from tests.support.databases import (
+    emptied_ledger,
+    new_postgres_database,
+    postgres_database,
+    sqlite_url,
+)
 from tests.support.hosts import free_port
 from tests.support.settings import MAIN_ID, OTHER_ID, OTHER_KEY
 
@@ -114,16 +117,6 @@ def with_password(url: str) -> str:
     return url.replace("postgres@", f"postgres:{PASSWORD}@", 1)
 
 
-async def _emptied(url: str) -> None:
-    ledger = Ledger(url, timeout=5.0)
-    try:
-        await ledger.migrate()
-        async with ledger.engine.begin() as connection:  # the session's database is shared
-            await connection.execute(delete(members))
-    finally:
-        await ledger.aclose()
-
-
 async def _recorded(url: str, *sign_ins: SignIn) -> None:
     ledger = Ledger(url, timeout=5.0)
     try:
@@ -156,7 +149,7 @@ def ledger_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         url = sqlite_url(tmp_path)
     else:
         url = with_password(str(request.getfixturevalue("postgres_database")))
-    asyncio.run(_emptied(url))
+    asyncio.run(emptied_ledger(url))
     asyncio.run(_recorded(url, *MEMBERS))
     return url
 
@@ -434,7 +427,7 @@ def test_mint_refused_by_email_change_exits_1(
 ) -> None:
     """A user problem, not a configuration one: exit 1, in plain words."""
     url = sqlite_url(tmp_path)
-    asyncio.run(_emptied(url))
+    asyncio.run(emptied_ledger(url))
     old = "ada.old@example.com"
     asyncio.run(_recorded(url, SignIn(MAIN_ID, "u-1", old, old, T0)))
     config = write_config(

@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
 
 from service.ledger.store import Ledger
-from service.ledger.tables import members
-from tests.support.databases import postgres_database, sqlite_url
+from tests.support.databases import emptied_ledger, postgres_database, sqlite_url
 
 __all__ = ["postgres_database"]
 
@@ -23,13 +21,7 @@ async def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = sqlite_url(tmp_path)
     else:
         url = str(request.getfixturevalue("postgres_database"))
-    store = Ledger(url, timeout=5.0)
-    try:
-        await store.migrate()
-        async with store.engine.begin() as connection:  # the session's database is shared
-            await connection.execute(delete(members))
-    finally:
-        await store.aclose()
+    await emptied_ledger(url)
     return url
 
 
