@@ -26,7 +26,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, delete, event, func, select, text
+from sqlalchemy import Connection, bindparam, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -140,7 +140,9 @@ class Ledger:
         self.dialect = self.url.get_backend_name()
         self.timeout = timeout
         self.engine = _engine(self.url, timeout)
-        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        # Built once: each sign-in only binds its values (building the statement cost
+        # more than running it).
+        self._upsert = _upsert(postgresql.insert if self.dialect == "postgresql" else sqlite.insert)
         self._broken_until = 0.0
 
     async def migrate(self) -> tuple[str | None, str | None]:
@@ -194,8 +196,8 @@ class Ledger:
 
     async def member(self, spot_id: str, sub: str) -> MemberRecord | None:
         """The member ``sub`` of Spot ``spot_id``, or None if never signed in."""
-        query = select(members).where(members.c.spot_id == spot_id, members.c.sub == sub)
-        rows = await self._guard(lambda: self._rows(query))
+        params = {"spot_id": spot_id, "sub": sub}
+        rows = await self._guard(lambda: self._rows(_MEMBER, params))
         return rows[0] if rows else None
 
     async def record(self, sign_in: SignIn) -> None:
@@ -214,17 +216,7 @@ class Ledger:
             "domains_set": sign_in.domains_set,
             "domains_unset": sign_in.domains_unset,
         }
-        insert = self._insert(members).values(values)
-        changed = {
-            name: insert.excluded[name]
-            for name in values
-            if name not in ("spot_id", "sub", "first_seen", "logins")
-        }
-        upsert = insert.on_conflict_do_update(
-            index_elements=[members.c.spot_id, members.c.sub],
-            set_={**changed, "logins": members.c.logins + 1},
-        )
-        await self._guard(lambda: self._execute(upsert))
+        await self._guard(lambda: self._execute(self._upsert, values))
 
     async def members(
         self,
@@ -296,15 +288,33 @@ class Ledger:
             self._broken_until = time.monotonic() + COOLDOWN_SECONDS
             raise LedgerError(_reason(exc)) from None
 
-    async def _rows(self, query: Any) -> list[MemberRecord]:
+    async def _rows(
+        self, query: Any, params: Mapping[str, Any] | None = None
+    ) -> list[MemberRecord]:
         async with self.engine.connect() as connection:
-            result = await connection.execute(query)
+            result = await connection.execute(query, params)
             return [_record(dict(row._mapping)) for row in result]
 
-    async def _execute(self, statement: Any) -> int:
+    async def _execute(self, statement: Any, params: Mapping[str, Any] | None = None) -> int:
         async with self.engine.begin() as connection:
-            result = await connection.execute(statement)
+            result = await connection.execute(statement, params)
             return int(result.rowcount or 0)
+
+
+# The statements of a sign-in, with bound parameters: the read, and the upsert.
+_MEMBER: Final = select(members).where(
+    members.c.spot_id == bindparam("spot_id"), members.c.sub == bindparam("sub")
+)
+_KEPT: Final = ("spot_id", "sub", "first_seen", "logins")  # set by the first sign-in
+
+
+def _upsert(insert_of: Callable[[Any], Any]) -> Any:
+    insert = insert_of(members)
+    changed = {c.name: insert.excluded[c.name] for c in members.columns if c.name not in _KEPT}
+    return insert.on_conflict_do_update(
+        index_elements=[members.c.spot_id, members.c.sub],
+        set_={**changed, "logins": members.c.logins + 1},
+    )
 
 
 def _engine(url: URL, timeout: float) -> AsyncEngine:
@@ -317,7 +327,16 @@ def _engine(url: URL, timeout: float) -> AsyncEngine:
             pool_recycle=1800,
             connect_args={"timeout": timeout, "command_timeout": timeout},
         )
-    engine = create_async_engine(url, connect_args={"timeout": timeout})
+    # One connection a process: SQLite writes one at a time anyway, and several of a
+    # process's connections waiting on each other's lock made sign-ins miss the deadline
+    # (and go unrecorded) under load; queued on one, each waits its turn instead.
+    engine = create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout},
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(connection: Any, _: Any) -> None:
