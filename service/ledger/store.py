@@ -327,16 +327,7 @@ def _engine(url: URL, timeout: float) -> AsyncEngine:
             pool_recycle=1800,
             connect_args={"timeout": timeout, "command_timeout": timeout},
         )
-    # One connection a process: SQLite writes one at a time anyway, and several of a
-    # process's connections waiting on each other's lock made sign-ins miss the deadline
-    # (and go unrecorded) under load; queued on one, each waits its turn instead.
-    engine = create_async_engine(
-        url,
-        pool_size=1,
-        max_overflow=0,
-        pool_timeout=timeout,
-        connect_args={"timeout": timeout},
-    )
+    engine = create_async_engine(url, connect_args={"timeout": timeout})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(connection: Any, _: Any) -> None:
