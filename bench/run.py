@@ -1317,10 +1317,11 @@ def report(run: Run, command: str) -> str:
         )
         out += [
             "`bench/budget.py`: the `tokens-user` request sent straight to the ASGI apps (no "
-            "server, no socket), CPU time per request (the process's: aiosqlite's threads "
-            f"included), best of {1 if args.quick else 5} interleaved runs; spot-sso configured "
-            "as above (the ledger in SQLite), then with one part taken out: the ledger's read, "
-            "its upsert, both; then, from spot-sso without the ledger, each other part. A part's "
+            "server, no socket), one at a time, CPU time per request (the process's, every "
+            f"thread), best of {1 if args.quick else 5} interleaved runs; spot-sso configured "
+            "as above (the ledger in SQLite), then with its ledger write taken out (the member "
+            "read and the sign-in upserted, one transaction per request here: the ledger's one "
+            "call under `follow`); then, from spot-sso without the ledger, each other part. A part's "
             "cost is the request it was taken out of minus the request without it.",
             "",
             budget_table(run.budget, handwritten),

@@ -39,7 +39,7 @@ from service.errors import (
     UnknownUser,
     UserNotAllowed,
 )
-from service.ledger.store import LIST_LIMIT
+from service.ledger.records import LIST_LIMIT
 from service.settings.model import CONFIG_ENV
 
 # What the user or the identity source did, not the configuration: exit 1, in these words

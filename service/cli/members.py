@@ -18,7 +18,8 @@ from typing import Any, Final
 
 from service.cli.common import EXIT_CONFIG, EXIT_INVALID, err, settings_of
 from service.errors import UnknownSpot
-from service.ledger.store import Ledger, LedgerError, MemberRecord
+from service.ledger.records import LedgerError, MemberRecord
+from service.ledger.store import Ledger
 from service.settings.model import Settings, env_name
 
 LEDGER_OFF: Final = "the member ledger is off (ledger.enabled = false)"

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -26,18 +26,25 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, bindparam, delete, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, event, func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.contract.claims import SpotClaims
+from service.ledger.hot import EnginePath, SignInPath, SqlitePath, record_of
+from service.ledger.records import (
+    LIST_LIMIT,
+    LastSignIn,
+    LedgerError,
+    LedgerSkipped,
+    MemberRecord,
+    SignIn,
+)
 from service.ledger.tables import members
 
 MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
 COOLDOWN_SECONDS: Final = 5.0
-LIST_LIMIT: Final = 50
 # pg_advisory_xact_lock key: one migration at a time, whatever the number of replicas.
 MIGRATION_LOCK: Final = 0x5B07_550D
 _DRIVERS: Final = {
@@ -51,62 +58,6 @@ T = TypeVar("T")
 logging.getLogger("alembic").setLevel(logging.WARNING)
 # Alembic's context is global to the process: one migration at a time in it.
 _MIGRATING = threading.Lock()
-
-
-class LedgerError(Exception):
-    """The ledger's database failed, or did not answer in time."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignIn:
-    """What one token told MeltingSpot about a member."""
-
-    spot_id: str
-    sub: str
-    email: str  # as sent in the token
-    host_email: str  # as the identity source gave it (differs under email_change = keep-first)
-    when: int
-    groups_join: list[str] = field(default_factory=list)
-    groups_leave: list[str] = field(default_factory=list)
-    custom_properties: dict[str, str] = field(default_factory=dict)
-    domains_set: dict[str, str] = field(default_factory=dict)
-    domains_unset: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, spot_id: str, claims: SpotClaims, host_email: str | None = None) -> SignIn:
-        return cls(
-            spot_id=spot_id,
-            sub=claims.sub,
-            email=claims.email,
-            host_email=host_email or claims.email,
-            when=claims.iat,
-            groups_join=list(claims.groups_join or []),
-            groups_leave=list(claims.groups_leave or []),
-            custom_properties=dict(claims.custom_properties or {}),
-            domains_set={key: str(url) for key, url in (claims.domains_set or {}).items()},
-            domains_unset=list(claims.domains_unset or []),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class MemberRecord:
-    """A member as the ledger remembers them on one Spot."""
-
-    spot_id: str
-    sub: str
-    email: str
-    host_email: str
-    first_seen: int
-    last_seen: int
-    logins: int
-    groups_join: list[str]
-    groups_leave: list[str]
-    custom_properties: dict[str, str]
-    domains_set: dict[str, str]
-    domains_unset: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def database_url(url: str) -> URL:
@@ -140,9 +91,12 @@ class Ledger:
         self.dialect = self.url.get_backend_name()
         self.timeout = timeout
         self.engine = _engine(self.url, timeout)
-        # Built once: each sign-in only binds its values (building the statement cost
-        # more than running it).
-        self._upsert = _upsert(postgresql.insert if self.dialect == "postgresql" else sqlite.insert)
+        # A sign-in's read and upsert, batched; SQLite's through sqlite3 (hot.py).
+        self._path: SignInPath = (
+            EnginePath(self.engine, postgresql.insert, timeout)
+            if self.dialect == "postgresql"
+            else SqlitePath(self.url.database or "", timeout)
+        )
         self._broken_until = 0.0
 
     async def migrate(self) -> tuple[str | None, str | None]:
@@ -196,27 +150,19 @@ class Ledger:
 
     async def member(self, spot_id: str, sub: str) -> MemberRecord | None:
         """The member ``sub`` of Spot ``spot_id``, or None if never signed in."""
-        params = {"spot_id": spot_id, "sub": sub}
-        rows = await self._guard(lambda: self._rows(_MEMBER, params))
+        query = select(members).where(members.c.spot_id == spot_id, members.c.sub == sub)
+        rows = await self._guard(lambda: self._rows(query))
         return rows[0] if rows else None
 
-    async def record(self, sign_in: SignIn) -> None:
-        """Remember ``sign_in``: a new member, or one more login of a known one."""
-        values = {
-            "spot_id": sign_in.spot_id,
-            "sub": sign_in.sub,
-            "email": sign_in.email,
-            "host_email": sign_in.host_email,
-            "first_seen": sign_in.when,
-            "last_seen": sign_in.when,
-            "logins": 1,
-            "groups_join": sign_in.groups_join,
-            "groups_leave": sign_in.groups_leave,
-            "custom_properties": sign_in.custom_properties,
-            "domains_set": sign_in.domains_set,
-            "domains_unset": sign_in.domains_unset,
-        }
-        await self._guard(lambda: self._execute(self._upsert, values))
+    async def last_sign_in(self, spot_id: str, sub: str) -> LastSignIn | None:
+        """What a sign-in needs of the member ``sub`` of Spot ``spot_id`` (the emails, the
+        first sign-in), or None if never signed in: the read of every sign-in, fast."""
+        return await self._guard(lambda: self._path.last_sign_in((spot_id, sub)), deadline=False)
+
+    async def record(self, sign_in: SignIn) -> LastSignIn | None:
+        """Remember ``sign_in``: a new member, or one more login of a known one. The
+        member as the ledger knew them just before (None: a new member)."""
+        return await self._guard(lambda: self._path.record(sign_in), deadline=False)
 
     async def members(
         self,
@@ -273,18 +219,26 @@ class Ledger:
             return False
 
     async def aclose(self) -> None:
-        await self.engine.dispose()
-
-    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
-        if time.monotonic() < self._broken_until:
-            raise LedgerError("skipped: the database failed less than 5 s ago")
+        """Finish the batches under way, then close the connections."""
         try:
-            async with asyncio.timeout(self.timeout):
+            await self._path.aclose()
+        finally:
+            await self.engine.dispose()
+
+    async def _guard(self, call: Callable[[], Awaitable[T]], *, deadline: bool = True) -> T:
+        """``call``, with the breaker, and its errors as ``LedgerError``; bounded by
+        ``timeout`` unless the call bounds its own waits (``deadline=False``: a sign-in's
+        calls, whose paths put a deadline on each batch and each wait for a thread, and
+        none on SQLite's statements that never wait)."""
+        if time.monotonic() < self._broken_until:
+            raise LedgerSkipped("skipped: the database failed less than 5 s ago")
+        try:
+            async with asyncio.timeout(self.timeout if deadline else None):
                 return await call()
         except TimeoutError:
             self._broken_until = time.monotonic() + COOLDOWN_SECONDS
             raise LedgerError(f"no answer within {self.timeout:g} s") from None
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
             self._broken_until = time.monotonic() + COOLDOWN_SECONDS
             raise LedgerError(_reason(exc)) from None
 
@@ -293,28 +247,12 @@ class Ledger:
     ) -> list[MemberRecord]:
         async with self.engine.connect() as connection:
             result = await connection.execute(query, params)
-            return [_record(dict(row._mapping)) for row in result]
+            return [record_of(row._mapping) for row in result]
 
     async def _execute(self, statement: Any, params: Mapping[str, Any] | None = None) -> int:
         async with self.engine.begin() as connection:
             result = await connection.execute(statement, params)
             return int(result.rowcount or 0)
-
-
-# The statements of a sign-in, with bound parameters: the read, and the upsert.
-_MEMBER: Final = select(members).where(
-    members.c.spot_id == bindparam("spot_id"), members.c.sub == bindparam("sub")
-)
-_KEPT: Final = ("spot_id", "sub", "first_seen", "logins")  # set by the first sign-in
-
-
-def _upsert(insert_of: Callable[[Any], Any]) -> Any:
-    insert = insert_of(members)
-    changed = {c.name: insert.excluded[c.name] for c in members.columns if c.name not in _KEPT}
-    return insert.on_conflict_do_update(
-        index_elements=[members.c.spot_id, members.c.sub],
-        set_={**changed, "logins": members.c.logins + 1},
-    )
 
 
 def _engine(url: URL, timeout: float) -> AsyncEngine:
@@ -357,10 +295,6 @@ def _revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def _record(row: Mapping[str, Any]) -> MemberRecord:
-    return MemberRecord(**{name: row[name] for name in MemberRecord.__dataclass_fields__})
-
-
 def _reason(exc: BaseException) -> str:
     """The driver's words for ``exc``: never SQLAlchemy's text, which quotes the
     statement and its parameters."""
@@ -372,7 +306,3 @@ def _reason(exc: BaseException) -> str:
         cause = exc
     words = " ".join(str(cause).split())[:200]
     return f"{type(cause).__name__}: {words}" if words else type(cause).__name__
-
-
-def rows_as_dicts(records: Sequence[MemberRecord]) -> list[dict[str, Any]]:
-    return [record.as_dict() for record in records]

@@ -15,7 +15,7 @@ from service.contract.claims import SpotClaims, normalize_lang, normalize_timezo
 from service.contract.membership import Reason, member_reasons, settle
 from service.errors import UserNotAllowed
 from service.identity.base import UserProfile
-from service.ledger.store import MemberRecord
+from service.ledger.records import MemberRecord
 from service.runtime.runtime import Runtime
 from service.settings.spots import SpotConfig
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -33,7 +33,7 @@ from service.identity.base import IdentityAdapter
 from service.identity.client import host_client
 from service.identity.factory import build_adapter
 from service.identity.oidc import PENDING_LOGINS, OidcAdapter
-from service.ledger.store import Ledger, LedgerError, MemberRecord, SignIn
+from service.ledger.records import LastSignIn, LedgerError, LedgerSkipped, MemberRecord, SignIn
 from service.networks import client_ip
 from service.observability.logs import event_log
 from service.observability.metrics import Metrics
@@ -43,6 +43,9 @@ from service.settings.model import Settings, env_name
 from service.settings.spots import SpotConfig
 from service.state.ratelimit import RateLimiter
 from service.state.shared import SharedState
+
+if TYPE_CHECKING:
+    from service.ledger.store import Ledger
 
 log = logging.getLogger("spot_sso.runtime")
 audit_log = event_log("spot_sso.audit")
@@ -167,6 +170,8 @@ class Runtime:
 
     def _ledger_failed(self, operation: str, exc: LedgerError) -> None:
         self.metrics.ledger_errors.labels(operation).inc()
+        if isinstance(exc, LedgerSkipped):
+            return  # the failure that started the pause is logged: one line, not thousands
         then = "tried again in an hour" if operation == "purge" else "sign-in goes on"
         log.warning(
             "ledger %s failed, %s: %s", operation, then, exc, extra={"operation": operation}
@@ -212,7 +217,7 @@ class Runtime:
         except LedgerError as exc:
             return f"{self.ledger.dialect}: {exc}"
         head, dialect = self.ledger.head(), self.ledger.dialect
-        if revision is not None and not Ledger.known(revision):
+        if revision is not None and not self.ledger.known(revision):
             return (
                 f"{dialect}: the schema is at {revision}, which this version does not know "
                 "(a newer spot-sso migrated it)"
@@ -280,8 +285,10 @@ class Runtime:
         spot = self.settings.spots[alias]
         claims = self.claims(alias, member, made, ttl_seconds=ttl_seconds)
         host_email = claims.email
-        if self.ledger is not None:
-            known = await self._known(spot.id, claims.sub)
+        # keep-first and refuse decide the email before signing; follow sends the host's
+        # email whatever the ledger knows, and learns of a change from the write.
+        if self.ledger is not None and spot.email_change != "follow":
+            known = await self._last_sign_in(spot.id, claims.sub)
             if known is not None and known.email.casefold() != claims.email.casefold():
                 claims = self._email_changed(alias, spot, claims, known, flow, request_id)
         token = self.issuers[alias].sign(claims)
@@ -302,7 +309,13 @@ class Runtime:
         else:
             audit.update(fields)
         if self.ledger is not None:
-            await self._remember(SignIn.of(spot.id, claims, host_email))
+            before = await self._remember(SignIn.of(spot.id, claims, host_email))
+            if (
+                spot.email_change == "follow"
+                and before is not None
+                and before.email.casefold() != claims.email.casefold()
+            ):
+                self._email_changed(alias, spot, claims, before, flow, request_id)
         return Issued(token=token, spot=alias, spot_id=spot.id, claims=claims)
 
     async def known_member(self, alias: str, sub: str) -> MemberRecord | None:
@@ -320,24 +333,36 @@ class Runtime:
             self._ledger_failed("read", exc)
             return None
 
-    async def _remember(self, sign_in: SignIn) -> None:
+    async def _last_sign_in(self, spot_id: str, sub: str) -> LastSignIn | None:
         assert self.ledger is not None
         try:
-            await self.ledger.record(sign_in)
+            return await self.ledger.last_sign_in(spot_id, sub)
+        except LedgerError as exc:
+            self._ledger_failed("read", exc)
+            return None
+
+    async def _remember(self, sign_in: SignIn) -> LastSignIn | None:
+        """Record ``sign_in``: the member as the ledger knew them before (None when new,
+        or when the ledger failed)."""
+        assert self.ledger is not None
+        try:
+            return await self.ledger.record(sign_in)
         except LedgerError as exc:
             self._ledger_failed("write", exc)
+            return None
 
     def _email_changed(
         self,
         alias: str,
         spot: SpotConfig,
         claims: SpotClaims,
-        known: MemberRecord,
+        known: LastSignIn,
         flow: str,
         request_id: str | None,
     ) -> SpotClaims:
         """The claims to sign for a known member back with another email: the new email
-        (follow), the one MeltingSpot knows (keep-first), or none (refuse)."""
+        (follow: called after the sign-in is recorded, to report the change), the one
+        MeltingSpot knows (keep-first), or none (refuse)."""
         mode = spot.email_change
         # Once per change of the host's email (keep-first then goes on quietly), and at
         # each refused attempt (nothing is recorded then).
@@ -385,6 +410,10 @@ def _ledger(settings: Settings) -> Ledger | None:
     url = settings.ledger_url()
     if url is None:
         return None
+    # Imported only when the ledger is on: SQLAlchemy, Alembic and a driver are about
+    # 40 MB of every worker's memory.
+    from service.ledger.store import Ledger
+
     try:
         return Ledger(url, timeout=settings.ledger.timeout_seconds)
     except ValueError as exc:

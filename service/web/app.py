@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,9 +36,12 @@ def create_app(
     *,
     adapter: IdentityAdapter | None = None,
     http: httpx.AsyncClient | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving ``settings``; its lifespan starts the runtime (the ledger's
-    migrations and purge) and closes it on shutdown."""
+    migrations and purge) and closes it on shutdown. ``freeze_heap`` (a server's worker,
+    which serves one app for its whole life) puts what exists once the app has started
+    out of the cyclic garbage collector's sight (``gc.freeze``)."""
     runtime = Runtime(settings, adapter=adapter, http=http)
 
     @asynccontextmanager
@@ -45,6 +49,12 @@ def create_app(
         for warning in settings.warnings():
             log.warning(warning)
         await runtime.start()
+        if freeze_heap:
+            # Modules, the app and its schemas live as long as the worker: left in sight,
+            # each full collection walked them all (about 100 ms with the ledger's
+            # SQLAlchemy). bench/: with the ledger on, 1,235 req/s before, 1,690 after.
+            gc.collect()
+            gc.freeze()
         log.info("spot-sso %s ready", __version__, extra={"spots": sorted(settings.spots)})
         try:
             yield
@@ -93,4 +103,4 @@ def app_from_environment() -> FastAPI:
     """Uvicorn factory for ``spot-sso serve``: settings from ``SPOT_SSO_CONFIG`` and env."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, settings.credential_names())
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)

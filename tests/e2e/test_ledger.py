@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import jwt
 
-from service.ledger.store import Ledger, MemberRecord
+from service.ledger.records import MemberRecord
+from service.ledger.store import Ledger
 from tests.support.config import ADA, write_config
 from tests.support.databases import new_postgres_database
 from tests.support.private_postgres import private_postgres

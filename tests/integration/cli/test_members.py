@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from service.ledger.store import MIGRATIONS, Ledger, SignIn
+from service.ledger.records import SignIn
+from service.ledger.store import MIGRATIONS, Ledger
 from tests.support.cli import run
 from tests.support.config import write_config
 from tests.support.databases import (

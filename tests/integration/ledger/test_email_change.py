@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -95,6 +96,23 @@ async def test_follow_sends_the_new_email_and_says_so(
     )
     assert event["request_id"]
     assert FIRST not in json.dumps(event) and SECOND not in json.dumps(event)
+
+
+async def test_follow_reads_nothing_before_the_token_and_learns_from_the_write(
+    ledger_url: str,
+) -> None:
+    async def no_read(spot_id: str, sub: str) -> None:
+        raise AssertionError("under follow, the email sent does not depend on the ledger")
+
+    async with service(ledger_url, "follow") as (http, host):
+        runtime = http._transport.app.state.runtime  # type: ignore[attr-defined]
+        with mock.patch.object(runtime.ledger, "last_sign_in", no_read):
+            assert await token_email(http) == FIRST
+            host.ada = host.ada.model_copy(update={"email": SECOND})
+            assert await token_email(http) == SECOND
+            assert await token_email(http) == SECOND
+        metrics = (await http.get("/metrics")).text
+    assert 'spot_sso_member_email_changes_total{mode="follow",spot="main"} 1.0' in metrics
 
 
 async def test_keep_first_keeps_the_email_meltingspot_knows(ledger_url: str) -> None:

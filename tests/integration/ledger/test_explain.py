@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from service.identity.base import UserProfile
-from service.ledger.store import SignIn
+from service.ledger.records import SignIn
 from service.runtime.explain import explain
 from service.runtime.runtime import Runtime
 from tests.support.settings import MAIN_ID, make_settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -12,9 +13,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from service.ledger.store import Ledger, LedgerError, SignIn, database_url
+from service.ledger.records import LastSignIn, LedgerError, SignIn
+from service.ledger.store import Ledger, database_url
 from service.ledger.tables import metadata
-from tests.support.databases import new_postgres_database, sqlite_url
+from tests.support.databases import emptied_ledger, new_postgres_database, sqlite_url
 from tests.support.hosts import free_port
 
 SPOT = "129487c9-6acc-43d9-ab96-182ded763538"
@@ -77,6 +79,76 @@ async def test_members_are_kept_per_spot(ledger: Ledger) -> None:
         1,
         1,
     )
+
+
+async def test_sign_ins_at_once_each_count_and_each_reader_gets_its_own_member(
+    ledger: Ledger,
+) -> None:
+    # Concurrent calls share batches: one upsert for many sign-ins (the same member
+    # several times among them), one read for many members.
+    subs = [f"u-{n}" for n in range(40)]
+    await asyncio.gather(
+        *(
+            ledger.record(SignIn(SPOT, sub, f"{sub}@example.com", f"{sub}@example.com", T0))
+            for sub in subs
+        ),
+        *(ledger.record(ada(T0 + n, email=f"ada{n}@example.com")) for n in range(30)),
+    )
+    members = await asyncio.gather(*(ledger.member(SPOT, sub) for sub in [*subs, "u-ada"]))
+    assert [(m.sub, m.email, m.logins) for m in members if m is not None][:40] == [
+        (sub, f"{sub}@example.com", 1) for sub in subs
+    ]
+    ada_now = members[-1]
+    assert ada_now is not None
+    assert (ada_now.first_seen, ada_now.last_seen, ada_now.logins) == (T0, T0 + 29, 30)
+    assert await asyncio.gather(ledger.member(SPOT, "u-nobody"), ledger.member(OTHER, "u-1")) == [
+        None,
+        None,
+    ]
+
+
+async def test_a_record_answers_the_member_as_the_ledger_knew_them_before(
+    ledger: Ledger,
+) -> None:
+    assert await ledger.record(ada(T0)) is None  # a new member
+    # Three sign-ins at once share a batch: each gets what the one before it left.
+    before = await asyncio.gather(
+        ledger.record(ada(T0 + 1, email="ada@two.example")),
+        ledger.record(ada(T0 + 2, email="ada@three.example")),
+        ledger.record(SignIn(SPOT, "u-bob", "bob@example.com", "bob@example.com", T0 + 2)),
+    )
+    assert before == [
+        LastSignIn("ada@example.com", "ada@example.com", T0),
+        LastSignIn("ada@two.example", "ada@two.example", T0),
+        None,
+    ]
+    assert await ledger.last_sign_in(SPOT, "u-ada") == LastSignIn(
+        "ada@three.example", "ada@three.example", T0
+    )
+    assert await ledger.last_sign_in(SPOT, "u-nobody") is None
+
+
+async def test_replicas_writing_the_same_members_at_once_count_every_sign_in(
+    ledger_url: str,
+) -> None:
+    # Two ledgers on one database, each batch holding the same members in another order:
+    # the rows are locked in one order, so neither waits for the other forever.
+    replicas = [Ledger(ledger_url, timeout=10.0) for _ in range(2)]
+    subs = [f"u-{n}" for n in range(12)]
+    try:
+        await asyncio.gather(
+            *(
+                replica.record(SignIn(SPOT, sub, "m@example.com", "m@example.com", T0 + round_))
+                for round_ in range(5)
+                for index, replica in enumerate(replicas)
+                for sub in (subs if index == 0 else subs[::-1])
+            )
+        )
+        counted = await replicas[0].members(SPOT, limit=100)
+    finally:
+        for replica in replicas:
+            await replica.aclose()
+    assert sorted((m.sub, m.logins) for m in counted) == sorted((sub, 10) for sub in subs)
 
 
 async def test_members_lists_recent_first_and_filters(ledger: Ledger) -> None:
@@ -143,12 +215,27 @@ def test_replicas_migrating_a_new_database_at_once_agree(backend: str, tmp_path:
 
 
 async def test_errors_name_the_reason_never_the_data(tmp_path: Path) -> None:
-    store = Ledger(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # never migrated: no table
+    (tmp_path / "empty.sqlite3").touch()  # a database never migrated: no table
+    store = Ledger(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     try:
         with pytest.raises(LedgerError) as caught:
             await store.record(ada(email="secret.person@example.com"))
-        assert "members" in str(caught.value)
+        assert "no such table: members" in str(caught.value)
         assert "secret.person" not in str(caught.value) and "INSERT" not in str(caught.value)
+    finally:
+        await store.aclose()
+
+
+async def test_a_sqlite_file_that_is_not_there_is_named_and_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    store = Ledger(f"sqlite:///{path}")
+    try:
+        with pytest.raises(LedgerError, match=f"no database file {path} .spot-sso migrate"):
+            await store.last_sign_in(SPOT, "u-ada")
+        store._broken_until = 0.0  # the breaker would skip the next call
+        with pytest.raises(LedgerError, match=f"no database file {path} .spot-sso migrate"):
+            await store.record(ada())
+        assert not path.exists()
     finally:
         await store.aclose()
 
@@ -265,3 +352,25 @@ async def test_without_migrations_at_start_readiness_says_the_schema_is_missing(
         "run spot-sso migrate"
     )
     assert not (tmp_path / "ledger.sqlite3").exists()  # readiness created nothing
+
+
+async def test_a_sqlite_write_waits_for_another_workers_lock_then_gives_up(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    await emptied_ledger(url)
+    store = Ledger(url, timeout=1.0)
+    other = sqlite3.connect(database_url(url).database or "", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another worker writing
+        release = asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        assert await store.last_sign_in(SPOT, "u-ada") is None  # readers never wait
+        assert await store.record(ada()) is None  # waited for the lock, then wrote
+        release.cancel()
+        member = await store.member(SPOT, "u-ada")
+        assert member is not None and member.logins == 1
+        other.execute("BEGIN IMMEDIATE")  # held past the timeout: the write gives up
+        with pytest.raises(LedgerError, match="OperationalError: database is locked"):
+            await store.record(ada(T0 + 1))
+        other.execute("COMMIT")
+    finally:
+        other.close()
+        await store.aclose()
