@@ -167,3 +167,20 @@ async def test_a_ledger_that_is_down_never_blocks_a_sign_in(mode: str) -> None:
         metrics = (await http.get("/metrics")).text
     assert ready["status"] == "ready" and ready["checks"]["ledger"] == {"ok": False}
     assert 'spot_sso_ledger_errors_total{operation="migrate"} 1.0' in metrics
+
+
+async def test_a_database_that_is_down_is_one_warning_per_pause_not_one_per_sign_in(
+    log_capture: LogCapture,
+) -> None:
+    from tests.support.hosts import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    start = len(log_capture.lines)
+    async with service(url, "follow") as (http, _):
+        for _ in range(5):
+            assert await token_email(http) == FIRST
+        metrics = (await http.get("/metrics")).text
+    warnings = [line for line in log_capture.lines[start:] if "ledger write failed" in line]
+    assert len(warnings) == 1, warnings
+    assert 'spot_sso_ledger_errors_total{operation="write"} 5.0' in metrics
+
