@@ -5,6 +5,7 @@ real sockets where a fault can be made for real (silence, a closed port), and th
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -129,7 +130,12 @@ async def test_the_page_names_no_host_the_log_line_with_its_reference_does(
         for r in caplog.records
         if r.name == "spot_sso.errors" and getattr(r, "request_id", None) == reference
     ]
-    assert lines and f"127.0.0.1:{port}: cannot connect for the session" in lines[0]
+    # A closed port refuses at once; on a loaded machine the connect may first run past
+    # the session's deadline (seen once in CI): either way the line names the host.
+    assert lines and re.search(
+        rf"127\.0\.0\.1:{port}: (cannot connect|the session timed out \(connecting\))",
+        lines[0],
+    ), lines
 
 
 @pytest.mark.parametrize(
