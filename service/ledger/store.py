@@ -233,7 +233,9 @@ class Ledger:
         if time.monotonic() < self._broken_until:
             raise LedgerSkipped("skipped: the database failed less than 5 s ago")
         try:
-            async with asyncio.timeout(self.timeout if deadline else None):
+            if not deadline:
+                return await call()
+            async with asyncio.timeout(self.timeout):
                 return await call()
         except TimeoutError:
             self._broken_until = time.monotonic() + COOLDOWN_SECONDS

@@ -183,4 +183,3 @@ async def test_a_database_that_is_down_is_one_warning_per_pause_not_one_per_sign
     warnings = [line for line in log_capture.lines[start:] if "ledger write failed" in line]
     assert len(warnings) == 1, warnings
     assert 'spot_sso_ledger_errors_total{operation="write"} 5.0' in metrics
-
