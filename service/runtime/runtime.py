@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -47,6 +47,7 @@ from service.state.shared import SharedState
 if TYPE_CHECKING:
     from service.ledger.store import Ledger
 
+T = TypeVar("T")
 log = logging.getLogger("spot_sso.runtime")
 audit_log = event_log("spot_sso.audit")
 
@@ -288,7 +289,9 @@ class Runtime:
         # keep-first and refuse decide the email before signing; follow sends the host's
         # email whatever the ledger knows, and learns of a change from the write.
         if self.ledger is not None and spot.email_change != "follow":
-            known = await self._last_sign_in(spot.id, claims.sub)
+            known = await self._ledger_call(
+                "read", lambda ledger: ledger.last_sign_in(spot.id, claims.sub)
+            )
             if known is not None and known.email.casefold() != claims.email.casefold():
                 claims = self._email_changed(alias, spot, claims, known, flow, request_id)
         token = self.issuers[alias].sign(claims)
@@ -309,7 +312,8 @@ class Runtime:
         else:
             audit.update(fields)
         if self.ledger is not None:
-            before = await self._remember(SignIn.of(spot.id, claims, host_email))
+            sign_in = SignIn.of(spot.id, claims, host_email)
+            before = await self._ledger_call("write", lambda ledger: ledger.record(sign_in))
             if (
                 spot.email_change == "follow"
                 and before is not None
@@ -321,34 +325,20 @@ class Runtime:
     async def known_member(self, alias: str, sub: str) -> MemberRecord | None:
         """What the ledger remembers of ``sub`` on Spot ``alias`` (None if nothing, or if
         the ledger is off or failing)."""
+        spot_id = self.settings.spots[alias].id
+        return await self._ledger_call("read", lambda ledger: ledger.member(spot_id, sub))
+
+    async def _ledger_call(
+        self, operation: str, call: Callable[[Ledger], Awaitable[T]]
+    ) -> T | None:
+        """``call`` on the ledger; None when the ledger is off, or failed (logged and
+        counted as ``operation``: the sign-in goes on)."""
         if self.ledger is None:
             return None
-        return await self._known(self.settings.spots[alias].id, sub)
-
-    async def _known(self, spot_id: str, sub: str) -> MemberRecord | None:
-        assert self.ledger is not None
         try:
-            return await self.ledger.member(spot_id, sub)
+            return await call(self.ledger)
         except LedgerError as exc:
-            self._ledger_failed("read", exc)
-            return None
-
-    async def _last_sign_in(self, spot_id: str, sub: str) -> LastSignIn | None:
-        assert self.ledger is not None
-        try:
-            return await self.ledger.last_sign_in(spot_id, sub)
-        except LedgerError as exc:
-            self._ledger_failed("read", exc)
-            return None
-
-    async def _remember(self, sign_in: SignIn) -> LastSignIn | None:
-        """Record ``sign_in``: the member as the ledger knew them before (None when new,
-        or when the ledger failed)."""
-        assert self.ledger is not None
-        try:
-            return await self.ledger.record(sign_in)
-        except LedgerError as exc:
-            self._ledger_failed("write", exc)
+            self._ledger_failed(operation, exc)
             return None
 
     def _email_changed(
