@@ -1453,10 +1453,7 @@ def prepare_node(run: Run, chosen: list[Scenario]) -> list[Scenario]:
         run.node = ready
         log(f"  {ready.describe()}")
         return chosen
-    for scenario in on_node:
-        run.skipped[scenario.key] = ready
-    log(f"  skipping {', '.join(s.key for s in on_node)}: {ready}")
-    return [s for s in chosen if s not in on_node]
+    return _skipping(run, chosen, on_node, ready)
 
 
 def prepare_postgres(run: Run, chosen: list[Scenario]) -> list[Scenario]:
@@ -1472,10 +1469,15 @@ def prepare_postgres(run: Run, chosen: list[Scenario]) -> list[Scenario]:
         run.postgres = postgres
         log(f"PostgreSQL answers: databases {postgres.prefix}_<n>, dropped at the end")
         return chosen
-    for scenario in on_postgres:
+    return _skipping(run, chosen, on_postgres, why)
+
+
+def _skipping(run: Run, chosen: list[Scenario], out: list[Scenario], why: str) -> list[Scenario]:
+    """``chosen`` without ``out``, whose skip and its reason the report will show."""
+    for scenario in out:
         run.skipped[scenario.key] = why
-    log(f"  skipping {', '.join(s.key for s in on_postgres)}: {why}")
-    return [s for s in chosen if s not in on_postgres]
+    log(f"  skipping {', '.join(s.key for s in out)}: {why}")
+    return [s for s in chosen if s not in out]
 
 
 def main(argv: list[str] | None = None) -> int:

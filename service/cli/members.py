@@ -54,10 +54,7 @@ def cmd_members_list(args: argparse.Namespace) -> int:
 
     async def listing(ledger: Ledger) -> int:
         records = await ledger.members(spot_id, sub=args.sub, email=args.email, limit=args.limit)
-        if args.json:
-            print(_json([as_json(settings, record) for record in records]))
-        else:
-            print(table(settings, records) if records else NO_MEMBERS)
+        _print(args, settings, records, lambda: table(settings, records) if records else NO_MEMBERS)
         return 0
 
     return _with_ledger(settings, listing)
@@ -71,10 +68,7 @@ def cmd_members_show(args: argparse.Namespace) -> int:
         records = await ledger.members(spot_id, sub=args.sub, limit=LIST_MAX)
         if not records:
             return _no_such_member(args)
-        if args.json:
-            print(_json([as_json(settings, record) for record in records]))
-        else:
-            print("\n\n".join(details(settings, record) for record in records))
+        _print(args, settings, records, lambda: "\n\n".join(details(settings, r) for r in records))
         return 0
 
     return _with_ledger(settings, show)
@@ -95,6 +89,16 @@ def cmd_members_forget(args: argparse.Namespace) -> int:
         return 0
 
     return _with_ledger(settings, forget)
+
+
+def _print(
+    args: argparse.Namespace,
+    settings: Settings,
+    records: list[MemberRecord],
+    text: Callable[[], str],
+) -> None:
+    """The records as JSON with ``--json``, else as ``text`` says."""
+    print(_json([as_json(settings, record) for record in records]) if args.json else text())
 
 
 def _no_such_member(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import queue
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
@@ -36,7 +36,6 @@ from service.ledger.batches import Batches
 from service.ledger.records import (
     Key,
     LastSignIn,
-    MemberRecord,
     SignIn,
     before_each,
     keys_of,
@@ -74,10 +73,6 @@ def upsert(insert_of: Any) -> Any:
         index_elements=[members.c.spot_id, members.c.sub],
         set_={**changed, "logins": members.c.logins + insert.excluded.logins},
     )
-
-
-def record_of(row: Mapping[Any, Any]) -> MemberRecord:
-    return MemberRecord(**{name: row[name] for name in MemberRecord.__dataclass_fields__})
 
 
 class SignInPath(Protocol):

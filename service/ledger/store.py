@@ -32,7 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.ledger.hot import EnginePath, SignInPath, SqlitePath, record_of
+from service.ledger.hot import EnginePath, SignInPath, SqlitePath
 from service.ledger.records import (
     LIST_LIMIT,
     LastSignIn,
@@ -249,7 +249,7 @@ class Ledger:
     ) -> list[MemberRecord]:
         async with self.engine.connect() as connection:
             result = await connection.execute(query, params)
-            return [record_of(row._mapping) for row in result]
+            return [_record(row._mapping) for row in result]
 
     async def _execute(self, statement: Any, params: Mapping[str, Any] | None = None) -> int:
         async with self.engine.begin() as connection:
@@ -295,6 +295,10 @@ def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
 
 def _revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _record(row: Mapping[Any, Any]) -> MemberRecord:
+    return MemberRecord(**{name: row[name] for name in MemberRecord.__dataclass_fields__})
 
 
 def _reason(exc: BaseException) -> str:
